@@ -1,0 +1,1 @@
+//! Cross-crate benchmarks and the comparison scripts against redis-server live in this package.

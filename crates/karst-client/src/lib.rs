@@ -1,0 +1,1 @@
+//! karst-client: not built yet.

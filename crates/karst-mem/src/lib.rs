@@ -1,0 +1,1 @@
+//! karst-mem: not built yet.

@@ -1,0 +1,1 @@
+//! karst-net: not built yet.

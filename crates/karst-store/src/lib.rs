@@ -1,0 +1,1 @@
+//! karst-store: not built yet.
