@@ -413,7 +413,10 @@ mod tests {
             (b"$4\r\n-inf\r\n".to_vec(), b",-inf\r\n".to_vec())
         );
         assert_eq!(both(|o| o.boolean(true)), (b":1\r\n".to_vec(), b"#t\r\n".to_vec()));
-        assert_eq!(both(|o| o.big_number(b"123")), (b"$3\r\n123\r\n".to_vec(), b"(123\r\n".to_vec()));
+        assert_eq!(
+            both(|o| o.big_number(b"123")),
+            (b"$3\r\n123\r\n".to_vec(), b"(123\r\n".to_vec())
+        );
         assert_eq!(
             both(|o| o.verbatim(b"txt", b"hi")),
             (b"$2\r\nhi\r\n".to_vec(), b"=6\r\ntxt:hi\r\n".to_vec())

@@ -172,8 +172,20 @@ fn scan(buf: &[u8], pos: usize, depth: usize, limits: &ReplyLimits) -> Result<Sc
     };
     if !matches!(
         tag,
-        b'+' | b'-' | b':' | b'$' | b'*' | b'_' | b',' | b'#' | b'(' | b'=' | b'!' | b'%' | b'~'
-            | b'>' | b'|'
+        b'+' | b'-'
+            | b':'
+            | b'$'
+            | b'*'
+            | b'_'
+            | b','
+            | b'#'
+            | b'('
+            | b'='
+            | b'!'
+            | b'%'
+            | b'~'
+            | b'>'
+            | b'|'
     ) {
         return Err(ReplyError::UnknownType(tag));
     }
@@ -255,7 +267,10 @@ fn parse_double(line: &[u8]) -> Option<f64> {
         "inf" => Some(f64::INFINITY),
         "-inf" => Some(f64::NEG_INFINITY),
         "nan" | "-nan" => Some(f64::NAN),
-        _ if s.bytes().all(|c| c.is_ascii_digit() || matches!(c, b'-' | b'+' | b'.' | b'e' | b'E')) => {
+        _ if s
+            .bytes()
+            .all(|c| c.is_ascii_digit() || matches!(c, b'-' | b'+' | b'.' | b'e' | b'E')) =>
+        {
             s.parse().ok()
         }
         _ => None,
@@ -303,7 +318,8 @@ fn build(bytes: &Bytes, pos: &mut usize) -> Frame {
             };
             match tag {
                 b'%' | b'|' => {
-                    let pairs = (0..count).map(|_| (build(bytes, pos), build(bytes, pos))).collect();
+                    let pairs =
+                        (0..count).map(|_| (build(bytes, pos), build(bytes, pos))).collect();
                     if tag == b'%' {
                         Frame::Map(pairs)
                     } else {

@@ -89,9 +89,7 @@ impl fmt::Display for ProtocolError {
             ProtocolError::TooBigBulkCount => f.write_str("too big bulk count string"),
             ProtocolError::ExpectedDollar(c) => write!(f, "expected '$', got '{}'", *c as char),
             ProtocolError::InvalidBulkLength => f.write_str("invalid bulk length"),
-            ProtocolError::UnauthenticatedBulkLength => {
-                f.write_str("unauthenticated bulk length")
-            }
+            ProtocolError::UnauthenticatedBulkLength => f.write_str("unauthenticated bulk length"),
         }
     }
 }
@@ -156,7 +154,11 @@ impl Batch {
         let end = *self.ends.get(i)?;
         let start = if i == 0 { 0 } else { self.ends[i - 1] };
         Some(Args {
-            repr: Repr::Batch { chunk: &self.chunk, owned: &self.owned, spans: &self.spans[start..end] },
+            repr: Repr::Batch {
+                chunk: &self.chunk,
+                owned: &self.owned,
+                spans: &self.spans[start..end],
+            },
         })
     }
 
@@ -374,7 +376,10 @@ impl RequestParser {
         let State::Multibulk { bulk: Some(len), .. } = self.state else {
             return None;
         };
-        if self.pos > buf.len() || buf.len() - self.pos >= len + 2 {
+        if len < self.limits.large_bulk_min
+            || self.pos > buf.len()
+            || buf.len() - self.pos >= len + 2
+        {
             return None;
         }
         // The arguments before the payload move out of `buf` so that it can begin at the payload.
@@ -442,6 +447,11 @@ impl RequestParser {
             return Ok(Step::Wait(Need::More));
         };
         let nl = self.pos + nl;
+        if nl > self.limits.max_inline_len {
+            // Redis only notices a long line while waiting for its end; karst refuses it however
+            // the bytes arrive, so the outcome never depends on how reads split the stream.
+            return Err(ProtocolError::TooBigInline);
+        }
         let mut line = &data[..nl];
         if let [rest @ .., b'\r'] = line {
             line = rest;
@@ -467,6 +477,9 @@ impl RequestParser {
                 }
                 return Ok(Step::Wait(Need::More));
             };
+            if cr > self.limits.max_inline_len {
+                return Err(ProtocolError::TooBigMultibulkCount);
+            }
             if cr + 1 >= data.len() {
                 return Ok(Step::Wait(Need::More));
             }
@@ -502,6 +515,9 @@ impl RequestParser {
                         }
                         break Ok(Step::Wait(Need::More));
                     };
+                    if cr > self.limits.max_inline_len {
+                        break Err(ProtocolError::TooBigBulkCount);
+                    }
                     if cr + 1 >= rest.len() {
                         break Ok(Step::Wait(Need::More));
                     }

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# The one test entry point, for developers and CI alike.
+#
+# Installs what the tests need on a fresh machine (Debian and pip packages, cargo-fuzz), then runs:
+# rustfmt, clippy, every unit/integration/doc test, the loom models, Miri on the crates with
+# unsafe code, the benches (compiled and smoke-run), and each fuzz target for a short time.
+#
+#   scripts/test.sh                 everything
+#   FUZZ_SECONDS=600 scripts/test.sh   longer fuzzing
+#
+# Whatever cannot run here is skipped with the reason printed; nothing is skipped silently.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+FUZZ_SECONDS="${FUZZ_SECONDS:-30}"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+skipped=()
+
+step() { printf '\n==> %s\n' "$*"; }
+skip() { printf 'SKIP: %s\n' "$*"; skipped+=("$*"); }
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo -n "$@"; else return 1; fi; }
+
+# --- what the tests need -------------------------------------------------------------------------
+step "installing test dependencies"
+if ! command -v redis-server >/dev/null || ! command -v redis-benchmark >/dev/null; then
+  if as_root true 2>/dev/null; then
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server redis-tools >/dev/null
+  else
+    skip "redis-server/redis-tools are not installed and this user cannot install Debian packages: differential and real-client tests skip"
+  fi
+fi
+# The Debian package starts a redis-server on 6379; the tests start their own on free ports.
+if command -v redis-server >/dev/null; then echo "redis-server: $(redis-server --version | head -1)"; fi
+
+PYTHON="${PYTHON:-python3}"
+if command -v "$PYTHON" >/dev/null; then
+  "$PYTHON" -m pip install -q --disable-pip-version-check redis pytest 2>/dev/null \
+    || skip "pip could not install redis/pytest: Python client tests skip"
+fi
+
+have_nightly=false
+if rustup toolchain list 2>/dev/null | grep -q nightly; then have_nightly=true; fi
+if $have_nightly && ! cargo fuzz --version >/dev/null 2>&1; then
+  cargo install cargo-fuzz --locked -q || true
+fi
+
+# --- static checks -------------------------------------------------------------------------------
+step "cargo fmt --check"
+cargo fmt --all -- --check
+(cd fuzz && cargo fmt -- --check)
+
+step "cargo clippy -D warnings"
+cargo clippy --workspace --all-targets -q -- -D warnings
+
+# --- tests ---------------------------------------------------------------------------------------
+step "cargo test (unit, integration, doc)"
+cargo test --workspace
+
+step "loom models"
+# A target dir of its own: the cfg changes every crate's build.
+RUSTFLAGS="--cfg karst_loom" LOOM_MAX_PREEMPTIONS=2 CARGO_TARGET_DIR=target/loom \
+  cargo test --release -q --workspace --lib -- loom
+
+step "Miri (crates with unsafe code)"
+if $have_nightly && cargo +nightly miri --version >/dev/null 2>&1; then
+  for crate in $(grep -l '^#!\[deny(unsafe_op_in_unsafe_fn' crates/*/src/lib.rs | cut -d/ -f2); do
+    MIRIFLAGS="-Zmiri-strict-provenance" cargo +nightly miri test -q -p "$crate" --lib
+  done
+else
+  skip "no nightly toolchain with Miri"
+fi
+
+if [ -d tests/python ] && command -v "$PYTHON" >/dev/null && "$PYTHON" -c 'import pytest, redis' 2>/dev/null; then
+  step "Python tests"
+  "$PYTHON" -m pytest -q tests/python
+fi
+
+# --- benches -------------------------------------------------------------------------------------
+step "benches: compile and smoke-run"
+cargo bench --workspace --no-run -q
+# Criterion's --test mode runs every benchmark once, checking it still works.
+cargo bench --workspace -q -- --test >/dev/null
+echo "every bench ran once"
+
+# --- fuzzing -------------------------------------------------------------------------------------
+step "fuzz targets, ${FUZZ_SECONDS}s each"
+if $have_nightly && cargo fuzz --version >/dev/null 2>&1; then
+  (
+    cd fuzz
+    for target in $(cargo +nightly fuzz list); do
+      log="target/fuzz-$target.log"
+      mkdir -p target
+      if ! cargo +nightly fuzz run "$target" -- -max_total_time="$FUZZ_SECONDS" >"$log" 2>&1; then
+        tail -n 40 "$log"
+        echo "fuzz target $target failed: the crashing input is under fuzz/artifacts/$target/"
+        exit 1
+      fi
+      echo "fuzz $target: $(grep -E '^Done' "$log" | tail -1)"
+    done
+  )
+else
+  skip "no nightly toolchain with cargo-fuzz: fuzz targets not run"
+fi
+
+step "done"
+if [ ${#skipped[@]} -gt 0 ]; then printf 'skipped: %s\n' "${skipped[@]}"; fi
+echo "all checks passed"
