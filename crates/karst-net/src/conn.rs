@@ -1,0 +1,433 @@
+//! One client connection: read, parse every complete request, execute them in order on the
+//! store, write all replies with one vectored write, repeat.
+//!
+//! The hot path allocates nothing per command: the read buffer, the parser, the batch and the
+//! output are reused for the life of the connection, and requests run on the thread that read
+//! them (no channel, no task, no oneshot).
+
+use std::io::{self, IoSlice};
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::{Duration, Instant};
+
+use bytes::{Buf, BufMut, BytesMut};
+use karst_resp::{Args, Batch, Limits, Need, Output, Protocol, RequestParser};
+use karst_store::{Flags, Outcome, Session, lookup};
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpStream;
+
+use crate::commands;
+use crate::config::OutputLimit;
+use crate::shared::{ClientInfo, Shared};
+
+/// Read buffer: initial size, and the spare room kept before each read.
+const READ_CHUNK: usize = 16 * 1024;
+/// With no output limit configured, a batch stops executing once this much output is pending and
+/// resumes after it is written: a client that never reads holds at most this much (plus one
+/// reply) instead of everything its pipeline asks for.
+const DEFAULT_OUTPUT_PAUSE: usize = 8 * 1024 * 1024;
+/// How long a shutdown waits for a client to take its last replies.
+const SHUTDOWN_FLUSH: Duration = Duration::from_secs(2);
+
+/// What a connection command asks the connection to do next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Flow {
+    Continue,
+    /// Flush the replies so far, then close (QUIT, SHUTDOWN, CLIENT KILL of itself).
+    Close,
+}
+
+/// Limits a connection caches; refreshed when `CONFIG SET` bumps the epoch.
+#[derive(Clone, Copy, Debug)]
+struct Cached {
+    epoch: u64,
+    query_limit: usize,
+    output: OutputLimit,
+    pause: usize,
+    timeout: Option<Duration>,
+    slow_micros: Option<u64>,
+    max_bulk: usize,
+}
+
+/// Per-connection state that connection commands read and change.
+#[derive(Debug)]
+pub(crate) struct ConnState {
+    pub shared: Arc<Shared>,
+    pub info: Arc<ClientInfo>,
+    pub session: Session,
+    pub authenticated: bool,
+    pub protocol: Protocol,
+    /// CLIENT REPLY OFF.
+    pub reply_off: bool,
+    /// CLIENT REPLY SKIP: the next command's reply is dropped.
+    pub skip_next: bool,
+    /// Set by CLIENT REPLY SKIP while the SKIP itself runs.
+    pub skip_armed: bool,
+    /// CLIENT REPLY ON ran while replies were off: its +OK goes to the real output.
+    pub reply_on_ok: bool,
+}
+
+pub(crate) struct Conn {
+    stream: TcpStream,
+    buf: BytesMut,
+    parser: RequestParser,
+    batch: Batch,
+    out: Output,
+    /// Replies nobody will read (CLIENT REPLY OFF/SKIP) are encoded here and dropped.
+    scratch: Output,
+    st: ConnState,
+    cached: Cached,
+}
+
+impl Conn {
+    pub(crate) fn new(shared: Arc<Shared>, stream: TcpStream, info: Arc<ClientInfo>) -> Conn {
+        let authenticated = shared.config.read().requirepass.is_empty();
+        let mut parser = RequestParser::new(Limits::default());
+        parser.set_authenticated(authenticated);
+        let mut conn = Conn {
+            stream,
+            buf: BytesMut::with_capacity(READ_CHUNK),
+            parser,
+            batch: Batch::new(),
+            out: Output::new(Protocol::Resp2),
+            scratch: Output::new(Protocol::Resp2),
+            st: ConnState {
+                shared,
+                info,
+                session: Session::new(),
+                authenticated,
+                protocol: Protocol::Resp2,
+                reply_off: false,
+                skip_next: false,
+                skip_armed: false,
+                reply_on_ok: false,
+            },
+            cached: Cached {
+                epoch: u64::MAX,
+                query_limit: 0,
+                output: OutputLimit { hard: 0, soft: 0, soft_seconds: 0 },
+                pause: DEFAULT_OUTPUT_PAUSE,
+                timeout: None,
+                slow_micros: None,
+                max_bulk: 0,
+            },
+        };
+        conn.refresh();
+        conn
+    }
+
+    fn refresh(&mut self) {
+        let epoch = self.st.shared.config_epoch.load(Relaxed);
+        if epoch == self.cached.epoch {
+            return;
+        }
+        let c = self.st.shared.config.read();
+        let output = c.client_output_buffer_limit[0];
+        let pause = match (output.soft, output.hard) {
+            (0, 0) => DEFAULT_OUTPUT_PAUSE,
+            (0, h) => h as usize,
+            (s, _) => s as usize,
+        };
+        self.cached = Cached {
+            epoch,
+            query_limit: usize::try_from(c.client_query_buffer_limit).unwrap_or(usize::MAX),
+            output,
+            pause,
+            timeout: (c.timeout > 0).then(|| Duration::from_secs(c.timeout)),
+            slow_micros: u64::try_from(c.slowlog_log_slower_than).ok(),
+            max_bulk: usize::try_from(c.proto_max_bulk_len).unwrap_or(usize::MAX),
+        };
+        drop(c);
+        if self.parser.limits().max_bulk_len != self.cached.max_bulk {
+            let limits = Limits { max_bulk_len: self.cached.max_bulk, ..self.parser.limits() };
+            self.parser.set_limits(limits);
+        }
+    }
+
+    /// Serves the connection until it closes.
+    pub(crate) async fn run(mut self) {
+        let result = self.serve().await;
+        if let Err(e) = result {
+            tracing::debug!(id = self.st.info.id, "connection closed: {e}");
+        }
+    }
+
+    async fn serve(&mut self) -> io::Result<()> {
+        loop {
+            let mut batch = std::mem::take(&mut self.batch);
+            let parsed = self.parser.parse(&mut self.buf, &mut batch);
+            let flow = self.execute(&batch).await;
+            batch.clear();
+            self.batch = batch;
+            let flow = flow?;
+            match parsed {
+                Err(e) => {
+                    // The good requests before the bad one have run; reply and close.
+                    self.out.error(e.to_string());
+                    self.st.shared.stats.total_error_replies.fetch_add(1, Relaxed);
+                    return self.flush().await;
+                }
+                _ if flow == Flow::Close => return self.flush().await,
+                Ok(Need::Payload { len }) => {
+                    self.flush().await?;
+                    if len > self.cached.query_limit {
+                        self.st
+                            .shared
+                            .stats
+                            .client_query_buffer_limit_disconnections
+                            .fetch_add(1, Relaxed);
+                        return Err(io::Error::other("query buffer limit"));
+                    }
+                    self.receive_payload().await?;
+                    continue;
+                }
+                Ok(_) => {}
+            }
+            self.flush().await?;
+            if self.st.shared.shutting_down.load(Relaxed) || self.st.info.killed.load(Relaxed) {
+                return Ok(());
+            }
+            self.refresh();
+            if self.buf.len() > self.cached.query_limit {
+                self.st.shared.stats.client_query_buffer_limit_disconnections.fetch_add(1, Relaxed);
+                tracing::warn!(
+                    id = self.st.info.id,
+                    "closing client over client-query-buffer-limit"
+                );
+                return Err(io::Error::other("query buffer limit"));
+            }
+            if self.read().await? == 0 {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Runs the requests of `batch` in order. Pauses to write when the pending output passes the
+    /// soft cap, so memory stays bounded whatever the pipeline asks for.
+    async fn execute(&mut self, batch: &Batch) -> io::Result<Flow> {
+        if batch.is_empty() {
+            return Ok(Flow::Continue);
+        }
+        let shared = &self.st.shared;
+        shared.stats.total_commands_processed.fetch_add(batch.len() as u64, Relaxed);
+        let slow = self.cached.slow_micros;
+        let mut last = Instant::now();
+        for args in batch.iter() {
+            let flow = self.execute_one(args);
+            if let Some(threshold) = slow {
+                let now = Instant::now();
+                let micros = now.duration_since(last).as_micros() as u64;
+                last = now;
+                if micros > threshold {
+                    self.st.shared.slowlog_push(micros, args, &self.st.info);
+                }
+            }
+            if flow == Flow::Close {
+                return Ok(Flow::Close);
+            }
+            let pending = self.out.len();
+            if pending >= self.cached.pause {
+                let hard = self.cached.output.hard as usize;
+                if hard > 0 && pending > hard {
+                    self.st
+                        .shared
+                        .stats
+                        .client_output_buffer_limit_disconnections
+                        .fetch_add(1, Relaxed);
+                    tracing::warn!(
+                        id = self.st.info.id,
+                        pending,
+                        "closing client over client-output-buffer-limit"
+                    );
+                    return Err(io::Error::other("output buffer limit"));
+                }
+                self.flush().await?;
+                last = Instant::now();
+            }
+        }
+        let info = &self.st.info;
+        info.last_active_ms.store(self.st.shared.now_ms(), Relaxed);
+        info.db.store(self.st.session.db, Relaxed);
+        Ok(Flow::Continue)
+    }
+
+    #[inline]
+    fn execute_one(&mut self, args: Args<'_>) -> Flow {
+        let st = &mut self.st;
+        if !st.authenticated {
+            let allowed = args.get(0).and_then(lookup).is_some_and(|s| s.flags.has(Flags::NO_AUTH));
+            if !allowed {
+                self.out.error("NOAUTH Authentication required.");
+                return Flow::Continue;
+            }
+        }
+        let discard = st.reply_off || std::mem::take(&mut st.skip_next);
+        let out = if discard { &mut self.scratch } else { &mut self.out };
+        let flow = match st.shared.store.dispatch(&mut st.session, args, out) {
+            Outcome::Connection(spec) => {
+                let flow = commands::run(st, spec, args, out);
+                self.parser.set_authenticated(st.authenticated);
+                if self.out.protocol() != st.protocol {
+                    self.out.set_protocol(st.protocol);
+                    self.scratch.set_protocol(st.protocol);
+                }
+                flow
+            }
+            _ => Flow::Continue,
+        };
+        if discard {
+            self.scratch.clear();
+            if std::mem::take(&mut self.st.reply_on_ok) {
+                self.out.ok();
+            }
+        }
+        if std::mem::take(&mut self.st.skip_armed) {
+            self.st.skip_next = true;
+        }
+        flow
+    }
+
+    /// Reads more bytes into the buffer. Returns 0 when the connection is over (EOF, killed,
+    /// idle timeout).
+    async fn read(&mut self) -> io::Result<usize> {
+        if self.buf.capacity() - self.buf.len() < READ_CHUNK / 4 {
+            self.buf.reserve(READ_CHUNK);
+        }
+        let read = async {
+            tokio::select! {
+                biased;
+                r = self.stream.read_buf(&mut self.buf) => r,
+                _ = self.st.info.kill.notified() => Ok(0),
+            }
+        };
+        let n = match self.cached.timeout {
+            None => read.await?,
+            Some(t) => match tokio::time::timeout(t, read).await {
+                Ok(r) => r?,
+                Err(_) => {
+                    tracing::debug!(id = self.st.info.id, "closing idle client");
+                    0
+                }
+            },
+        };
+        self.st.shared.stats.total_net_input_bytes.fetch_add(n as u64, Relaxed);
+        self.st.info.qbuf.store(self.buf.len(), Relaxed);
+        Ok(n)
+    }
+
+    /// Receives a large bulk straight from the socket into a buffer of exactly its size
+    /// ([`Need::Payload`]); only the part already in the read buffer is copied.
+    async fn receive_payload(&mut self) -> io::Result<()> {
+        let Some(len) = self.parser.begin_payload(&mut self.buf) else {
+            return Ok(());
+        };
+        let mut payload = BytesMut::with_capacity(len);
+        let have = len.min(self.buf.len());
+        payload.extend_from_slice(&self.buf[..have]);
+        self.buf.advance(have);
+        while payload.len() < len {
+            let want = len - payload.len();
+            let mut dst = (&mut payload).limit(want);
+            let read = async {
+                tokio::select! {
+                    biased;
+                    r = self.stream.read_buf(&mut dst) => r,
+                    _ = self.st.info.kill.notified() => Ok(0),
+                }
+            };
+            let n = match self.cached.timeout {
+                None => read.await?,
+                Some(t) => tokio::time::timeout(t, read).await.unwrap_or(Ok(0))?,
+            };
+            if n == 0 {
+                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "eof inside a payload"));
+            }
+            self.st.shared.stats.total_net_input_bytes.fetch_add(n as u64, Relaxed);
+        }
+        self.parser.end_payload(payload.freeze()).map_err(io::Error::other)
+    }
+
+    /// Writes every pending reply, with as few vectored writes as the socket allows.
+    async fn flush(&mut self) -> io::Result<()> {
+        let mut over_soft_since: Option<Instant> = None;
+        while !self.out.is_empty() {
+            let written = {
+                let mut slices = [IoSlice::new(&[]); 64];
+                let n = self.out.io_slices(&mut slices);
+                self.stream.try_write_vectored(&slices[..n])
+            };
+            match written {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => {
+                    self.out.advance(n);
+                    self.st.shared.stats.total_net_output_bytes.fetch_add(n as u64, Relaxed);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.wait_writable(&mut over_soft_since).await?;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.st.info.omem.store(0, Relaxed);
+        Ok(())
+    }
+
+    /// Waits until the socket takes more bytes, enforcing the soft output limit and CLIENT KILL.
+    async fn wait_writable(&mut self, over_soft_since: &mut Option<Instant>) -> io::Result<()> {
+        let pending = self.out.len();
+        self.st.info.omem.store(pending, Relaxed);
+        let limit = self.cached.output;
+        let mut deadline: Option<Duration> = None;
+        if limit.soft > 0 && pending as u64 > limit.soft {
+            let since = *over_soft_since.get_or_insert_with(Instant::now);
+            let allowed = Duration::from_secs(limit.soft_seconds);
+            let spent = since.elapsed();
+            if spent >= allowed {
+                return self.output_limit_close();
+            }
+            deadline = Some(allowed - spent);
+        } else {
+            *over_soft_since = None;
+        }
+        if self.st.shared.shutting_down.load(Relaxed) {
+            deadline = Some(deadline.map_or(SHUTDOWN_FLUSH, |d| d.min(SHUTDOWN_FLUSH)));
+        }
+        let wait = async {
+            loop {
+                tokio::select! {
+                    biased;
+                    r = self.stream.writable() => return r,
+                    _ = self.st.info.kill.notified() => {
+                        if self.st.info.killed.load(Relaxed) {
+                            return Err(io::Error::other("killed"));
+                        }
+                        // Shutdown: keep trying to deliver, within the deadline set above.
+                        if deadline.is_none() {
+                            return Ok(());
+                        }
+                    }
+                }
+            }
+        };
+        match deadline {
+            None => wait.await,
+            Some(d) => match tokio::time::timeout(d, wait).await {
+                Ok(r) => r,
+                Err(_) if self.st.shared.shutting_down.load(Relaxed) => {
+                    Err(io::Error::other("shutdown: client did not read its replies"))
+                }
+                Err(_) => self.output_limit_close(),
+            },
+        }
+    }
+
+    fn output_limit_close(&self) -> io::Result<()> {
+        self.st.shared.stats.client_output_buffer_limit_disconnections.fetch_add(1, Relaxed);
+        tracing::warn!(
+            id = self.st.info.id,
+            "closing client over client-output-buffer-limit (soft)"
+        );
+        Err(io::Error::other("output buffer limit"))
+    }
+}

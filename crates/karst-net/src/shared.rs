@@ -1,0 +1,231 @@
+//! State every loop thread shares: the store, the configuration, the client registry, counters,
+//! the slow log and the shutdown signal. Nothing here is touched per command except relaxed
+//! counters updated once per batch.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use karst_store::Store;
+use parking_lot::{Mutex, RwLock};
+use tokio::sync::{Notify, watch};
+
+use crate::config::Config;
+
+/// A callback run after `CONFIG SET` changed the configuration.
+pub type ConfigHook = Box<dyn Fn(&Store, &Config) + Send + Sync>;
+/// Periodic work run `hz` times a second on every loop thread (active expiry).
+pub type PeriodicHook = Box<dyn Fn(&Store) + Send + Sync>;
+
+/// Server-wide counters (INFO stats).
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub total_connections_received: AtomicU64,
+    pub total_commands_processed: AtomicU64,
+    pub total_net_input_bytes: AtomicU64,
+    pub total_net_output_bytes: AtomicU64,
+    pub rejected_connections: AtomicU64,
+    pub total_error_replies: AtomicU64,
+    pub client_query_buffer_limit_disconnections: AtomicU64,
+    pub client_output_buffer_limit_disconnections: AtomicU64,
+    /// Calls of connection commands by name (the store counts its own commands).
+    pub connection_calls: Mutex<BTreeMap<&'static str, (u64, u64)>>,
+    /// (time of the sample in ms since start, commands at that time) → ops/s.
+    pub ops_sample: Mutex<(u64, u64, u64)>,
+}
+
+impl Stats {
+    pub(crate) fn reset(&self) {
+        for a in [
+            &self.total_connections_received,
+            &self.total_commands_processed,
+            &self.total_net_input_bytes,
+            &self.total_net_output_bytes,
+            &self.rejected_connections,
+            &self.total_error_replies,
+            &self.client_query_buffer_limit_disconnections,
+            &self.client_output_buffer_limit_disconnections,
+        ] {
+            a.store(0, Relaxed);
+        }
+        self.connection_calls.lock().clear();
+    }
+}
+
+/// One slow log entry.
+#[derive(Debug, Clone)]
+pub struct SlowEntry {
+    pub id: u64,
+    pub unix_time: u64,
+    pub micros: u64,
+    pub args: Vec<Vec<u8>>,
+    pub addr: String,
+    pub name: String,
+}
+
+/// What the registry knows about one connection, readable from any thread (CLIENT LIST/KILL).
+#[derive(Debug)]
+pub struct ClientInfo {
+    pub id: u64,
+    pub addr: SocketAddr,
+    pub laddr: SocketAddr,
+    pub fd: i32,
+    pub created: Instant,
+    /// Milliseconds since server start of the last batch.
+    pub last_active_ms: AtomicU64,
+    pub db: AtomicUsize,
+    pub resp: AtomicU8,
+    pub qbuf: AtomicUsize,
+    pub omem: AtomicUsize,
+    pub names: Mutex<ClientNames>,
+    /// Set by CLIENT KILL; `kill` wakes the connection wherever it waits.
+    pub killed: AtomicBool,
+    pub kill: Notify,
+}
+
+/// The strings a client sets about itself.
+#[derive(Debug, Default, Clone)]
+pub struct ClientNames {
+    pub name: String,
+    pub lib_name: String,
+    pub lib_ver: String,
+    pub user: String,
+    pub last_cmd: &'static str,
+}
+
+/// See the module docs.
+pub struct Shared {
+    pub store: Store,
+    pub config: RwLock<Config>,
+    /// Bumped by every `CONFIG SET`; connections refresh their cached limits when it moves.
+    pub config_epoch: AtomicU64,
+    pub clients: Mutex<BTreeMap<u64, Arc<ClientInfo>>>,
+    pub next_client_id: AtomicU64,
+    pub connected: AtomicUsize,
+    pub stats: Stats,
+    pub slowlog: Mutex<VecDeque<SlowEntry>>,
+    pub slowlog_next_id: AtomicU64,
+    pub started: Instant,
+    pub started_unix: u64,
+    pub run_id: String,
+    /// The port actually bound (differs from `port` when that is 0).
+    pub tcp_port: AtomicU64,
+    pub shutting_down: AtomicBool,
+    pub shutdown_tx: watch::Sender<bool>,
+    pub config_hooks: Mutex<Vec<ConfigHook>>,
+    pub periodic: Mutex<Option<Arc<PeriodicHook>>>,
+    pub threads: usize,
+    /// The socket binds of every listener, for INFO and logs.
+    pub listen_addrs: Mutex<Vec<SocketAddr>>,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared").field("connected", &self.connected).finish_non_exhaustive()
+    }
+}
+
+impl Shared {
+    pub(crate) fn new(store: Store, config: Config) -> Shared {
+        let threads = config.loop_threads();
+        let (shutdown_tx, _) = watch::channel(false);
+        Shared {
+            store,
+            config: RwLock::new(config),
+            config_epoch: AtomicU64::new(0),
+            clients: Mutex::new(BTreeMap::new()),
+            next_client_id: AtomicU64::new(1),
+            connected: AtomicUsize::new(0),
+            stats: Stats::default(),
+            slowlog: Mutex::new(VecDeque::new()),
+            slowlog_next_id: AtomicU64::new(0),
+            started: Instant::now(),
+            started_unix: unix_time().0,
+            run_id: run_id(),
+            tcp_port: AtomicU64::new(0),
+            shutting_down: AtomicBool::new(false),
+            shutdown_tx,
+            config_hooks: Mutex::new(Vec::new()),
+            periodic: Mutex::new(None),
+            threads,
+            listen_addrs: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Milliseconds since the server started.
+    pub fn now_ms(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+
+    /// Stops accepting, wakes every connection so it closes after flushing, and lets the loop
+    /// threads end.
+    pub fn begin_shutdown(&self) {
+        if self.shutting_down.swap(true, Relaxed) {
+            return;
+        }
+        tracing::info!("shutting down: no new connections; flushing replies");
+        self.shutdown_tx.send_replace(true);
+        for c in self.clients.lock().values() {
+            c.kill.notify_one();
+        }
+    }
+
+    /// Adds an entry if the slow log is on and `micros` is over its threshold.
+    pub(crate) fn slowlog_push(&self, micros: u64, args: karst_resp::Args<'_>, info: &ClientInfo) {
+        let (max_len, _) = {
+            let c = self.config.read();
+            (c.slowlog_max_len as usize, c.slowlog_log_slower_than)
+        };
+        if max_len == 0 {
+            return;
+        }
+        // Like Redis: at most 32 arguments, each cut at 128 bytes.
+        let mut v: Vec<Vec<u8>> = Vec::new();
+        for (i, a) in args.iter().enumerate() {
+            if i == 31 && args.len() > 32 {
+                v.push(format!("... ({} more arguments)", args.len() - 31).into_bytes());
+                break;
+            }
+            if a.len() > 128 {
+                let mut s = a[..128].to_vec();
+                s.extend_from_slice(format!("... ({} more bytes)", a.len() - 128).as_bytes());
+                v.push(s);
+            } else {
+                v.push(a.to_vec());
+            }
+        }
+        let entry = SlowEntry {
+            id: self.slowlog_next_id.fetch_add(1, Relaxed),
+            unix_time: unix_time().0,
+            micros,
+            args: v,
+            addr: info.addr.to_string(),
+            name: info.names.lock().name.clone(),
+        };
+        let mut log = self.slowlog.lock();
+        log.push_front(entry);
+        log.truncate(max_len);
+    }
+}
+
+/// Seconds and microseconds since the Unix epoch.
+pub fn unix_time() -> (u64, u64) {
+    let d = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    (d.as_secs(), d.subsec_micros() as u64)
+}
+
+/// 40 hex characters, unique enough per process start (no randomness crate needed).
+fn run_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut s = String::with_capacity(40);
+    let (secs, micros) = unix_time();
+    for i in 0..3u64 {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u64(secs ^ micros.rotate_left(20) ^ i ^ u64::from(std::process::id()));
+        s.push_str(&format!("{:016x}", h.finish()));
+    }
+    s.truncate(40);
+    s
+}
