@@ -9,6 +9,13 @@ use crate::store::Store;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Flags(pub u32);
 
+impl std::ops::BitOr for Flags {
+    type Output = Flags;
+    fn bitor(self, other: Flags) -> Flags {
+        self.with(other)
+    }
+}
+
 impl Flags {
     /// No flags.
     pub const NONE: Flags = Flags(0);
@@ -24,6 +31,15 @@ impl Flags {
     pub const NO_AUTH: Flags = Flags(1 << 4);
     /// Connection or server command handled by the network layer.
     pub const CONNECTION: Flags = Flags(1 << 5);
+
+    /// Blocked while loading a dataset.
+    pub const LOADING: Flags = Flags(1 << 6);
+    /// Allowed while the server is stale.
+    pub const STALE: Flags = Flags(1 << 7);
+    /// Not propagated / hidden from MONITOR (admin commands).
+    pub const ADMIN: Flags = Flags(1 << 8);
+    /// Returns keys in random order.
+    pub const NOSCRIPT: Flags = Flags(1 << 9);
 
     /// Both sets of flags.
     pub const fn with(self, other: Flags) -> Flags {
@@ -75,12 +91,84 @@ pub struct CommandSpec {
     pub handler: Handler,
 }
 
-/// Finds a command by name, ignoring ASCII case, without allocating.
+/// The longest command name (`cluster|countkeysinslot` has 24 characters; room to spare).
+const NAME_MAX: usize = 40;
+
+struct Table {
+    all: Box<[CommandSpec]>,
+    by_name: hashbrown::HashMap<&'static [u8], usize, foldhash::fast::FixedState>,
+}
+
+fn table() -> &'static Table {
+    static TABLE: std::sync::OnceLock<Table> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut all = Vec::new();
+        let mut by_name = hashbrown::HashMap::with_hasher(foldhash::fast::FixedState::default());
+        // The first declaration of a name wins: a command the engine runs (DBSIZE, TIME,
+        // MEMORY…) stays the engine's even if the network layer's list names it too.
+        for c in crate::cmd::FAMILIES.iter().flat_map(|f| f.iter()) {
+            if let hashbrown::hash_map::Entry::Vacant(v) = by_name.entry(c.name.as_bytes()) {
+                v.insert(all.len());
+                all.push(*c);
+            }
+        }
+        let all = all.into_boxed_slice();
+        Table { all, by_name }
+    })
+}
+
+/// Finds a command by name, ignoring ASCII case, without allocating: the name is lowered into
+/// a stack buffer and looked up in a map built once.
+#[inline]
 pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
-    crate::cmd::TABLE.iter().find(|c| c.name.as_bytes().eq_ignore_ascii_case(name))
+    if name.len() > NAME_MAX {
+        return None;
+    }
+    let mut buf = [0u8; NAME_MAX];
+    let lower = buf.get_mut(..name.len())?;
+    for (d, s) in lower.iter_mut().zip(name) {
+        *d = s.to_ascii_lowercase();
+    }
+    let t = table();
+    t.by_name.get(&lower[..]).and_then(|&i| t.all.get(i))
 }
 
 /// Every command karst knows, in table order (for `COMMAND`, `COMMAND COUNT`, …).
 pub fn commands() -> &'static [CommandSpec] {
-    crate::cmd::TABLE
+    &table().all
+}
+
+/// A command spec line: `spec("get", 2, READONLY | FAST, 1, 1, 1, &["read", "string", "fast"], get)`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) const fn spec(
+    name: &'static str,
+    arity: i32,
+    flags: Flags,
+    first_key: i32,
+    last_key: i32,
+    step: i32,
+    acl: &'static [&'static str],
+    run: fn(&Store, &mut Session, Args<'_>, &mut Output),
+) -> CommandSpec {
+    CommandSpec { name, arity, flags, first_key, last_key, step, acl, handler: Handler::Store(run) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_lowercase_and_found_in_any_case() {
+        let mut seen = std::collections::HashSet::new();
+        for c in commands() {
+            assert!(seen.insert(c.name), "duplicate command {}", c.name);
+            assert_eq!(c.name, c.name.to_ascii_lowercase());
+            assert!(c.name.len() <= NAME_MAX);
+            let upper = c.name.to_ascii_uppercase();
+            assert!(std::ptr::eq(lookup(upper.as_bytes()).map_or(std::ptr::null(), |s| s), c));
+        }
+        assert!(lookup(b"nosuchcommand").is_none());
+        assert!(lookup(&[b'a'; 100]).is_none());
+        assert!(lookup(b"").is_none());
+    }
 }

@@ -1,12 +1,19 @@
-//! The store handle.
+//! The store handle: shards, settings, the dispatcher and the statistics.
 
+use std::hash::BuildHasher;
+use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 
 use bytes::Bytes;
 use karst_resp::{Args, Frame, Output, Protocol, ReplyParser};
 
-use crate::command::{CommandSpec, Handler, lookup};
+use crate::clock::{Clock, SystemClock};
+use crate::command::{CommandSpec, Flags, Handler, lookup};
+use crate::error::Error;
+use crate::policy::Policy;
 use crate::session::Session;
+use crate::shard::{Ctx, KeyHash, Shard};
+use crate::sync::{AtomicI64, AtomicU8, AtomicU64, AtomicUsize, Mutex, MutexGuard, Ordering};
 
 /// What [`Store::dispatch`] did with a command.
 #[derive(Clone, Copy, Debug)]
@@ -18,25 +25,392 @@ pub enum Outcome {
     Connection(&'static CommandSpec),
 }
 
-#[derive(Debug, Default)]
-struct Inner {}
+/// Settings of a new store; see [`Store::builder`].
+#[derive(Debug, Clone)]
+pub struct Builder {
+    shards: usize,
+    databases: usize,
+    maxmemory: u64,
+    policy: Policy,
+    samples: usize,
+    clock: Arc<dyn Clock>,
+    seed: Option<u64>,
+}
+
+impl Default for Builder {
+    fn default() -> Builder {
+        Builder {
+            shards: 1024,
+            databases: 16,
+            maxmemory: 0,
+            policy: Policy::NoEviction,
+            samples: 5,
+            clock: Arc::new(SystemClock),
+            seed: None,
+        }
+    }
+}
+
+impl Builder {
+    /// Number of shards, rounded up to a power of two (default 1024).
+    pub fn shards(mut self, n: usize) -> Builder {
+        self.shards = n.clamp(1, 1 << 20).next_power_of_two();
+        self
+    }
+
+    /// Number of databases for SELECT (default 16).
+    pub fn databases(mut self, n: usize) -> Builder {
+        self.databases = n.clamp(1, 256);
+        self
+    }
+
+    /// Memory limit in bytes; 0 (the default) means none.
+    pub fn maxmemory(mut self, bytes: u64) -> Builder {
+        self.maxmemory = bytes;
+        self
+    }
+
+    /// What to do over the limit (default noeviction).
+    pub fn policy(mut self, policy: Policy) -> Builder {
+        self.policy = policy;
+        self
+    }
+
+    /// Keys sampled per eviction by the approximated policies (default 5, as Redis).
+    pub fn maxmemory_samples(mut self, n: usize) -> Builder {
+        self.samples = n.max(1);
+        self
+    }
+
+    /// The time source (default: the system clock; tests use [`crate::MockClock`]).
+    pub fn clock(mut self, clock: impl Clock + 'static) -> Builder {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// Seed of the key hash (default: random). Same seed, same SCAN order.
+    pub fn hash_seed(mut self, seed: u64) -> Builder {
+        self.seed = Some(seed);
+        self
+    }
+
+    /// The store.
+    pub fn build(self) -> Store {
+        let seed = self.seed.unwrap_or_else(rand::random);
+        let shards: Box<[Mutex<Shard>]> = (0..self.shards)
+            .map(|i| Mutex::new(Shard::new(self.databases, seed ^ (i as u64).wrapping_mul(0x9E37))))
+            .collect();
+        let fixed = self.shards * (std::mem::size_of::<Mutex<Shard>>() + 64 * self.databases);
+        let now = self.clock.now_ms();
+        Store {
+            inner: Arc::new(Inner {
+                mask: (self.shards - 1) as u64,
+                shards,
+                hasher: foldhash::fast::FixedState::with_seed(seed),
+                databases: self.databases,
+                clock: self.clock,
+                used: AtomicI64::new(0),
+                fixed,
+                maxmemory: AtomicU64::new(self.maxmemory),
+                policy: AtomicU8::new(self.policy.to_u8()),
+                samples: AtomicUsize::new(self.samples),
+                expire_cursor: AtomicUsize::new(0),
+                evict_cursor: AtomicUsize::new(0),
+                lastsave: AtomicI64::new(now / 1000),
+            }),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct Inner {
+    shards: Box<[Mutex<Shard>]>,
+    mask: u64,
+    hasher: foldhash::fast::FixedState,
+    pub(crate) databases: usize,
+    clock: Arc<dyn Clock>,
+    /// Sum of the bytes of every shard (each guard adds its shard's change when released).
+    used: AtomicI64,
+    /// What the shards cost empty.
+    fixed: usize,
+    maxmemory: AtomicU64,
+    policy: AtomicU8,
+    samples: AtomicUsize,
+    expire_cursor: AtomicUsize,
+    evict_cursor: AtomicUsize,
+    pub(crate) lastsave: AtomicI64,
+}
 
 /// The engine: cheap to clone, usable from any thread.
-#[derive(Clone, Debug, Default)]
+///
+/// See the [crate docs](crate) for an example.
+#[derive(Clone, Debug)]
 pub struct Store {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl Default for Store {
+    fn default() -> Store {
+        Store::builder().build()
+    }
+}
+
+/// A locked shard; gives its change of size to the store's total when dropped.
+#[derive(Debug)]
+pub(crate) struct ShardGuard<'a> {
+    guard: MutexGuard<'a, Shard>,
+    used: &'a AtomicI64,
+    start: usize,
+    pub(crate) index: usize,
+}
+
+impl Deref for ShardGuard<'_> {
+    type Target = Shard;
+    fn deref(&self) -> &Shard {
+        &self.guard
+    }
+}
+
+impl DerefMut for ShardGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Shard {
+        &mut self.guard
+    }
+}
+
+impl Drop for ShardGuard<'_> {
+    fn drop(&mut self) {
+        let now = self.guard.bytes();
+        if now != self.start {
+            self.used.fetch_add(now as i64 - self.start as i64, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Several shards locked in ascending order.
+#[derive(Debug)]
+pub(crate) struct Many<'a> {
+    guards: Vec<ShardGuard<'a>>,
+}
+
+impl<'a> Many<'a> {
+    /// The locked shard `index` (it must be one of those asked for).
+    pub(crate) fn shard(&mut self, index: usize) -> Option<&mut ShardGuard<'a>> {
+        let at = self.guards.binary_search_by_key(&index, |g| g.index).ok()?;
+        self.guards.get_mut(at)
+    }
 }
 
 impl Store {
-    /// A store with default settings.
+    /// A store with default settings (1024 shards, 16 databases, no memory limit).
     pub fn new() -> Store {
         Store::default()
     }
 
-    /// Looks the command up, checks its arity, and runs it (or hands it back, for connection
-    /// commands). Errors are replies with Redis's wording.
+    /// Settings for a new store.
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+
+    // --- keys and shards ---------------------------------------------------------------------
+
+    #[inline]
+    pub(crate) fn hash(&self, key: &[u8]) -> KeyHash {
+        KeyHash(self.inner.hasher.hash_one(key))
+    }
+
+    #[inline]
+    pub(crate) fn shard_of(&self, h: KeyHash) -> usize {
+        ((h.0 >> 32) & self.inner.mask) as usize
+    }
+
+    /// Number of shards.
+    pub fn shard_count(&self) -> usize {
+        self.inner.shards.len()
+    }
+
+    /// Number of databases.
+    pub fn databases(&self) -> usize {
+        self.inner.databases
+    }
+
+    pub(crate) fn lock_index(&self, index: usize) -> ShardGuard<'_> {
+        let i = index & self.inner.mask as usize;
+        let guard = self.inner.shards[i].lock();
+        let start = guard.bytes();
+        ShardGuard { guard, used: &self.inner.used, start, index: i }
+    }
+
+    #[inline]
+    pub(crate) fn lock(&self, h: KeyHash) -> ShardGuard<'_> {
+        self.lock_index(self.shard_of(h))
+    }
+
+    /// Locks the given shards in ascending order (duplicates are fine): the one rule that keeps
+    /// multi-key commands atomic and free of deadlocks.
+    pub(crate) fn lock_many(&self, mut indexes: Vec<usize>) -> Many<'_> {
+        indexes.sort_unstable();
+        indexes.dedup();
+        Many { guards: indexes.into_iter().map(|i| self.lock_index(i)).collect() }
+    }
+
+    #[inline]
+    pub(crate) fn now(&self) -> i64 {
+        self.inner.clock.now_ms()
+    }
+
+    #[inline]
+    pub(crate) fn ctx(&self, session: &Session) -> Ctx {
+        Ctx {
+            db: session.db,
+            now: self.now(),
+            lfu: self.policy().is_lfu(),
+            touch: !session.no_touch,
+        }
+    }
+
+    // --- settings ----------------------------------------------------------------------------
+
+    /// The memory limit in bytes (0: none).
+    pub fn maxmemory(&self) -> u64 {
+        self.inner.maxmemory.load(Ordering::Relaxed)
+    }
+
+    /// Changes the memory limit; keys are evicted by the writes that follow.
+    pub fn set_maxmemory(&self, bytes: u64) {
+        self.inner.maxmemory.store(bytes, Ordering::Relaxed);
+    }
+
+    /// The eviction policy.
+    pub fn policy(&self) -> Policy {
+        Policy::from_u8(self.inner.policy.load(Ordering::Relaxed))
+    }
+
+    /// Changes the eviction policy.
+    pub fn set_maxmemory_policy(&self, policy: Policy) {
+        self.inner.policy.store(policy.to_u8(), Ordering::Relaxed);
+    }
+
+    /// Keys sampled per eviction.
+    pub fn maxmemory_samples(&self) -> usize {
+        self.inner.samples.load(Ordering::Relaxed)
+    }
+
+    /// Changes the keys sampled per eviction.
+    pub fn set_maxmemory_samples(&self, n: usize) {
+        self.inner.samples.store(n.max(1), Ordering::Relaxed);
+    }
+
+    // --- statistics --------------------------------------------------------------------------
+
+    /// Bytes the keyspace holds (entries, values, tables, indexes) plus the empty shards' cost.
+    pub fn used_memory(&self) -> u64 {
+        (self.inner.used.load(Ordering::Relaxed).max(0) as u64) + self.inner.fixed as u64
+    }
+
+    /// What the empty shards cost (part of [`Store::used_memory`]).
+    pub fn fixed_bytes(&self) -> u64 {
+        self.inner.fixed as u64
+    }
+
+    /// Counters for INFO, summed over the shards (locks each shard briefly).
+    pub fn stats(&self) -> Stats {
+        let mut s = Stats {
+            used_memory: 0,
+            keys: vec![0; self.inner.databases],
+            expires: vec![0; self.inner.databases],
+            ..Stats::default()
+        };
+        for i in 0..self.shard_count() {
+            let g = self.lock_index(i);
+            let st = g.side.stats;
+            s.keyspace_hits += st.hits;
+            s.keyspace_misses += st.misses;
+            s.expired_keys += st.expired;
+            s.evicted_keys += st.evicted;
+            for db in 0..self.inner.databases {
+                let (k, e) = g.counts(db);
+                s.keys[db] += k as u64;
+                s.expires[db] += e as u64;
+            }
+        }
+        s.used_memory = self.used_memory();
+        s
+    }
+
+    /// Number of keys in `db` (Redis's DBSIZE: keys past their TTL count until deleted).
+    pub fn dbsize(&self, db: usize) -> usize {
+        (0..self.shard_count()).map(|i| self.lock_index(i).counts(db).0).sum()
+    }
+
+    // --- expiry and eviction -----------------------------------------------------------------
+
+    /// The active expiry cycle: deletes up to `budget` expired keys, visiting shards round-robin
+    /// from where the last call stopped (so each call costs at most `budget` deletions plus one
+    /// lock per shard visited). The server calls it periodically (Redis: 10 times a second);
+    /// keys are also deleted lazily when accessed. Returns how many keys were deleted.
+    pub fn active_expire_cycle(&self, budget: usize) -> usize {
+        let now = self.now();
+        let n = self.shard_count();
+        let start = self.inner.expire_cursor.load(Ordering::Relaxed);
+        let mut done = 0;
+        let mut visited = 0;
+        while visited < n && done < budget {
+            let i = (start + visited) % n;
+            done += self.lock_index(i).expire_some(now, budget - done);
+            visited += 1;
+        }
+        self.inner.expire_cursor.store((start + visited) % n, Ordering::Relaxed);
+        done
+    }
+
+    /// True when a limit is set and passed.
+    #[inline]
+    pub(crate) fn over_limit(&self) -> bool {
+        let max = self.maxmemory();
+        max != 0 && self.used_memory() > max
+    }
+
+    /// Evicts keys until under maxmemory: from shard `near` first, then its neighbours. Returns
+    /// false if still over the limit.
+    pub(crate) fn make_room(&self, near: Option<usize>) -> bool {
+        if !self.over_limit() {
+            return true;
+        }
+        let policy = self.policy();
+        if policy == Policy::NoEviction {
+            return false;
+        }
+        let now = self.now();
+        let samples = self.maxmemory_samples();
+        let n = self.shard_count();
+        let mut at =
+            near.unwrap_or_else(|| self.inner.evict_cursor.fetch_add(1, Ordering::Relaxed)) % n;
+        let mut misses = 0;
+        // Bounded like Redis's eviction tenacity: give up after a pass over every shard finds
+        // nothing, or after many keys.
+        for _ in 0..4096 {
+            if !self.over_limit() {
+                return true;
+            }
+            if self.lock_index(at).evict(policy, now, samples) {
+                misses = 0;
+            } else {
+                misses += 1;
+                if misses >= n {
+                    break;
+                }
+                at = (at + 1) % n;
+            }
+        }
+        !self.over_limit()
+    }
+
+    // --- dispatch ----------------------------------------------------------------------------
+
+    /// Looks the command up, checks its arity, refuses DENYOOM commands over maxmemory (after
+    /// trying to evict), and runs it (or hands it back, for connection commands). Errors are
+    /// replies with Redis's wording.
     pub fn dispatch(&self, session: &mut Session, args: Args<'_>, out: &mut Output) -> Outcome {
-        let _ = &self.inner;
         let Some(name) = args.get(0) else {
             return Outcome::Done;
         };
@@ -46,11 +420,24 @@ impl Store {
         };
         let n = args.len() as i32;
         if (spec.arity > 0 && n != spec.arity) || n < -spec.arity {
-            out.error(format!("ERR wrong number of arguments for '{}' command", spec.name));
+            wrong_arity(spec.name, out);
             return Outcome::Done;
         }
         match spec.handler {
             Handler::Store(run) => {
+                if self.maxmemory() != 0
+                    && (spec.flags.has(Flags::WRITE) || spec.flags.has(Flags::DENYOOM))
+                {
+                    let near = usize::try_from(spec.first_key)
+                        .ok()
+                        .filter(|&i| i > 0)
+                        .and_then(|i| args.get(i))
+                        .map(|k| self.shard_of(self.hash(k)));
+                    if !self.make_room(near) && spec.flags.has(Flags::DENYOOM) {
+                        out.error(Error::OutOfMemory.text().as_ref());
+                        return Outcome::Done;
+                    }
+                }
                 run(self, session, args, out);
                 Outcome::Done
             }
@@ -58,16 +445,25 @@ impl Store {
         }
     }
 
-    /// Runs one command in-process and returns its reply (RESP3 form).
+    /// Runs one command in-process on database 0 and returns its reply (RESP3 form).
     pub fn execute<I, A>(&self, args: I) -> Frame
     where
         I: IntoIterator<Item = A>,
         A: AsRef<[u8]>,
     {
-        let args: Vec<Bytes> = args.into_iter().map(|a| Bytes::copy_from_slice(a.as_ref())).collect();
+        self.execute_in(&mut Session::new(), args)
+    }
+
+    /// Runs one command in-process in `session` (so SELECT sticks) and returns its reply.
+    pub fn execute_in<I, A>(&self, session: &mut Session, args: I) -> Frame
+    where
+        I: IntoIterator<Item = A>,
+        A: AsRef<[u8]>,
+    {
+        let args: Vec<Bytes> =
+            args.into_iter().map(|a| Bytes::copy_from_slice(a.as_ref())).collect();
         let mut out = Output::new(Protocol::Resp3);
-        let mut session = Session::new();
-        if let Outcome::Connection(spec) = self.dispatch(&mut session, Args::from_slice(&args), &mut out)
+        if let Outcome::Connection(spec) = self.dispatch(session, Args::from_slice(&args), &mut out)
         {
             out.error(format!("ERR '{}' is not available in an embedded store", spec.name));
         }
@@ -79,14 +475,42 @@ impl Store {
     }
 }
 
+/// Counters for INFO (see [`Store::stats`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// [`Store::used_memory`].
+    pub used_memory: u64,
+    /// Keys per database.
+    pub keys: Vec<u64>,
+    /// Keys with a TTL per database.
+    pub expires: Vec<u64>,
+    /// Keys deleted because their TTL passed (lazily or by the active cycle).
+    pub expired_keys: u64,
+    /// Keys evicted by maxmemory.
+    pub evicted_keys: u64,
+    /// Reads that found their key.
+    pub keyspace_hits: u64,
+    /// Reads that did not.
+    pub keyspace_misses: u64,
+}
+
+/// `ERR wrong number of arguments for 'get' command`
+pub(crate) fn wrong_arity(name: &str, out: &mut Output) {
+    let raw = out.raw();
+    raw.extend_from_slice(b"-ERR wrong number of arguments for '");
+    raw.extend_from_slice(name.as_bytes());
+    raw.extend_from_slice(b"' command\r\n");
+}
+
 /// `ERR unknown command 'x', with args beginning with: 'a' 'b' `
 fn unknown_command(name: &[u8], args: Args<'_>, out: &mut Output) {
     let mut msg = String::from("ERR unknown command '");
-    msg.push_str(&String::from_utf8_lossy(&name[..name.len().min(128)]));
+    msg.push_str(&String::from_utf8_lossy(name.get(..128).unwrap_or(name)));
     msg.push_str("', with args beginning with: ");
     for arg in args.iter().skip(1) {
         msg.push('\'');
-        msg.push_str(&String::from_utf8_lossy(&arg[..arg.len().min(128)]));
+        msg.push_str(&String::from_utf8_lossy(arg.get(..128).unwrap_or(arg)));
         msg.push_str("' ");
     }
     out.error(msg);

@@ -6,7 +6,12 @@
 
 use crate::command::{CommandSpec, Flags, Handler};
 
-const fn conn(name: &'static str, arity: i32, flags: Flags, acl: &'static [&'static str]) -> CommandSpec {
+const fn conn(
+    name: &'static str,
+    arity: i32,
+    flags: Flags,
+    acl: &'static [&'static str],
+) -> CommandSpec {
     CommandSpec {
         name,
         arity,

@@ -1,8 +1,57 @@
-//! Command families, one file each.
+//! Command families, one file each, and the helpers their handlers share.
 
-mod server;
+pub(crate) mod connection;
+pub(crate) mod keys;
+pub(crate) mod server;
+pub(crate) mod string;
+
+use karst_resp::{Args, Output};
 
 use crate::command::CommandSpec;
+use crate::error::Error;
+use crate::shard::ValRef;
 
-/// Every command karst knows.
-pub(crate) static TABLE: &[CommandSpec] = &[server::PING, server::ECHO];
+/// Every family's commands; the table is built from these slices once
+/// ([`crate::command::commands`]). The network layer's commands live in `connection.rs`.
+pub(crate) static FAMILIES: &[&[CommandSpec]] =
+    &[string::COMMANDS, keys::COMMANDS, server::COMMANDS, connection::COMMANDS];
+
+// Flag bits for the spec lines (const-friendly forms of `Flags`).
+pub(crate) const W: u32 = crate::command::Flags::WRITE.0;
+pub(crate) const R: u32 = crate::command::Flags::READONLY.0;
+pub(crate) const D: u32 = crate::command::Flags::DENYOOM.0;
+pub(crate) const F: u32 = crate::command::Flags::FAST.0;
+
+/// Argument `i`, empty if absent (arity was checked centrally).
+#[inline]
+pub(crate) fn arg<'a>(args: &Args<'a>, i: usize) -> &'a [u8] {
+    args.get(i).unwrap_or_default()
+}
+
+/// Argument `i` as an i64, with Redis's error.
+#[inline]
+pub(crate) fn int_arg(args: &Args<'_>, i: usize) -> Result<i64, Error> {
+    karst_resp::num::parse_i64(arg(args, i)).ok_or(Error::NotInteger)
+}
+
+/// Writes an error reply.
+#[inline]
+pub(crate) fn err(out: &mut Output, e: Error) {
+    out.error(e.text().as_ref());
+}
+
+/// Writes a stored value as a bulk string (large values by reference).
+#[inline]
+pub(crate) fn bulk_val(out: &mut Output, v: ValRef<'_>) {
+    match v {
+        ValRef::Bytes(b) => out.bulk(b),
+        ValRef::Int(i) => out.bulk_integer(i),
+        ValRef::Shared(b) => out.bulk_shared(b),
+    }
+}
+
+/// ASCII case-insensitive comparison with an option name.
+#[inline]
+pub(crate) fn is(a: &[u8], name: &str) -> bool {
+    a.eq_ignore_ascii_case(name.as_bytes())
+}

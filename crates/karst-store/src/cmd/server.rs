@@ -1,48 +1,101 @@
-//! PING and ECHO.
+//! Server commands that need the store but no connection: PING, ECHO, TIME, LASTSAVE, MEMORY.
 
 use karst_resp::{Args, Output};
 
-use crate::command::{CommandSpec, Flags, Handler};
+use super::{F, R, arg, err, is};
+use crate::command::{CommandSpec, Flags, spec};
+use crate::error::Error;
 use crate::session::Session;
 use crate::store::Store;
+use crate::sync::Ordering;
+
+pub(crate) static COMMANDS: &[CommandSpec] = &[
+    spec("ping", -1, Flags(F), 0, 0, 0, &["fast", "connection"], ping),
+    spec("echo", 2, Flags(F), 0, 0, 0, &["fast", "connection"], echo),
+    spec("time", 1, Flags(F), 0, 0, 0, &["fast"], time),
+    spec("lastsave", 1, Flags(F), 0, 0, 0, &["admin", "fast", "dangerous"], lastsave),
+    spec("memory", -2, Flags(R), 2, 2, 1, &["read", "slow"], memory),
+];
 
 /// ```text
 /// PING [message]
 /// ```
 /// `+PONG`, or the message as a bulk string.
-pub(crate) const PING: CommandSpec = CommandSpec {
-    name: "ping",
-    arity: -1,
-    flags: Flags::FAST,
-    first_key: 0,
-    last_key: 0,
-    step: 0,
-    acl: &["fast", "connection"],
-    handler: Handler::Store(ping),
-};
-
 fn ping(_: &Store, _: &mut Session, args: Args<'_>, out: &mut Output) {
     match args.len() {
         1 => out.simple("PONG"),
-        2 => out.bulk(args.get(1).unwrap_or_default()),
-        _ => out.error("ERR wrong number of arguments for 'ping' command"),
+        2 => out.bulk(arg(&args, 1)),
+        _ => crate::store::wrong_arity("ping", out),
     }
 }
 
 /// ```text
 /// ECHO message
 /// ```
-pub(crate) const ECHO: CommandSpec = CommandSpec {
-    name: "echo",
-    arity: 2,
-    flags: Flags::FAST,
-    first_key: 0,
-    last_key: 0,
-    step: 0,
-    acl: &["fast", "connection"],
-    handler: Handler::Store(echo),
-};
-
 fn echo(_: &Store, _: &mut Session, args: Args<'_>, out: &mut Output) {
-    out.bulk(args.get(1).unwrap_or_default());
+    out.bulk(arg(&args, 1));
+}
+
+/// ```text
+/// TIME
+/// ```
+/// `[unix seconds, microseconds]` as bulk strings.
+fn time(store: &Store, _: &mut Session, _: Args<'_>, out: &mut Output) {
+    let ms = store.now();
+    out.array(2);
+    out.bulk(itoa::Buffer::new().format(ms.div_euclid(1000)));
+    out.bulk(itoa::Buffer::new().format(ms.rem_euclid(1000) * 1000));
+}
+
+/// ```text
+/// LASTSAVE
+/// ```
+/// The time of the last save (karst does not save yet: the start time).
+fn lastsave(store: &Store, _: &mut Session, _: Args<'_>, out: &mut Output) {
+    out.integer(store.inner.lastsave.load(Ordering::Relaxed));
+}
+
+/// ```text
+/// MEMORY USAGE key [SAMPLES count]
+/// ```
+/// The bytes the key costs (entry, value, table slot), or nil.
+fn memory(store: &Store, s: &mut Session, args: Args<'_>, out: &mut Output) {
+    let sub = arg(&args, 1);
+    if !is(sub, "usage") {
+        return err(
+            out,
+            Error::Other(format!(
+                "ERR unknown subcommand '{}'. Try MEMORY HELP.",
+                String::from_utf8_lossy(sub.get(..128).unwrap_or(sub))
+            )),
+        );
+    }
+    if args.len() < 3 {
+        return crate::store::wrong_arity("memory|usage", out);
+    }
+    match args.len() {
+        3 => {}
+        5 if is(arg(&args, 3), "samples") => {
+            if let Err(e) = super::int_arg(&args, 4) {
+                return err(out, e);
+            }
+        }
+        _ => return err(out, Error::Syntax),
+    }
+    let key = arg(&args, 2);
+    let h = store.hash(key);
+    let mut g = store.lock(h);
+    match g.find(s.db, h, key, store.now()) {
+        Some(f) => {
+            let value = match f.value() {
+                crate::shard::ValRef::Shared(b) => b.len() + 72,
+                _ => 0,
+            };
+            // The entry, its table slot (16 bytes and a control byte, at 7/8 load at most) and
+            // its TTL index slot.
+            let ttl = if f.entry.expire().is_some() { 32 } else { 0 };
+            out.integer((f.entry.cost() + 20 + value + ttl) as i64);
+        }
+        None => out.null(),
+    }
 }

@@ -1,0 +1,266 @@
+//! The typed embedded API: the same operations as the commands, without RESP. Every call works
+//! on database 0 (use [`Store::execute_in`] with a [`crate::Session`] for others).
+
+use bytes::Bytes;
+
+use crate::cmd::string::{Cond, ExpireOpt, SetArgs, SetDone, int_encodable, op_incr_by, op_set};
+use crate::entry::INLINE_MAX;
+use crate::error::{Error, Result};
+use crate::session::Session;
+use crate::shard::{Ctx, Val};
+use crate::store::Store;
+
+/// Options of [`Store::set_with`] (SET's NX, XX, EX, PX, EXAT, PXAT, KEEPTTL).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SetOptions {
+    cond: Cond,
+    expire: Expiry,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+enum Expiry {
+    #[default]
+    None,
+    Keep,
+    In(i64),
+    At(i64),
+}
+
+impl SetOptions {
+    /// No condition, no TTL.
+    pub fn new() -> SetOptions {
+        SetOptions::default()
+    }
+
+    /// Only if the key does not exist (NX).
+    pub fn nx(mut self) -> SetOptions {
+        self.cond = Cond::IfAbsent;
+        self
+    }
+
+    /// Only if the key exists (XX).
+    pub fn xx(mut self) -> SetOptions {
+        self.cond = Cond::IfPresent;
+        self
+    }
+
+    /// Expire after `secs` seconds (EX).
+    pub fn ex(self, secs: i64) -> SetOptions {
+        self.px(secs.saturating_mul(1000))
+    }
+
+    /// Expire after `ms` milliseconds (PX).
+    pub fn px(mut self, ms: i64) -> SetOptions {
+        self.expire = Expiry::In(ms);
+        self
+    }
+
+    /// Expire at a Unix time in seconds (EXAT).
+    pub fn exat(self, secs: i64) -> SetOptions {
+        self.pxat(secs.saturating_mul(1000))
+    }
+
+    /// Expire at a Unix time in milliseconds (PXAT).
+    pub fn pxat(mut self, ms: i64) -> SetOptions {
+        self.expire = Expiry::At(ms);
+        self
+    }
+
+    /// Keep the key's current TTL (KEEPTTL).
+    pub fn keep_ttl(mut self) -> SetOptions {
+        self.expire = Expiry::Keep;
+        self
+    }
+}
+
+fn val(value: &Bytes) -> Val<'_> {
+    match int_encodable(value) {
+        Some(i) => Val::Int(i),
+        None if value.len() <= INLINE_MAX => Val::Slice(value),
+        None => Val::Owned(value.clone()),
+    }
+}
+
+impl Store {
+    fn cx0(&self) -> Ctx {
+        self.ctx(&Session::new())
+    }
+
+    fn room_for(&self, key: &[u8]) -> Result<()> {
+        if self.maxmemory() != 0 && !self.make_room(Some(self.shard_of(self.hash(key)))) {
+            return Err(Error::OutOfMemory);
+        }
+        Ok(())
+    }
+
+    /// GET: the value, if the key exists.
+    pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Bytes>> {
+        let key = key.as_ref();
+        let cx = self.cx0();
+        let h = self.hash(key);
+        let mut g = self.lock(h);
+        Ok(g.lookup(&cx, h, key, true).map(|f| f.value().to_bytes()))
+    }
+
+    /// SET with no options.
+    pub fn set(&self, key: impl AsRef<[u8]>, value: impl Into<Bytes>) -> Result<()> {
+        self.set_with(key, value, SetOptions::new()).map(|_| ())
+    }
+
+    /// SET with options: true if the value was stored (false when NX/XX stopped it).
+    pub fn set_with(
+        &self,
+        key: impl AsRef<[u8]>,
+        value: impl Into<Bytes>,
+        opts: SetOptions,
+    ) -> Result<bool> {
+        let key = key.as_ref();
+        let value = value.into();
+        self.room_for(key)?;
+        let cx = self.cx0();
+        let expire = match opts.expire {
+            Expiry::None => ExpireOpt::None,
+            Expiry::Keep => ExpireOpt::KeepTtl,
+            Expiry::In(ms) if ms > 0 => {
+                ExpireOpt::At(ms.checked_add(cx.now).ok_or(Error::InvalidExpire("set"))?)
+            }
+            Expiry::At(ms) if ms > 0 => ExpireOpt::At(ms),
+            _ => return Err(Error::InvalidExpire("set")),
+        };
+        let o = SetArgs { cond: opts.cond, expire, get: false };
+        let h = self.hash(key);
+        let mut g = self.lock(h);
+        Ok(op_set(&mut g, &cx, h, key, val(&value), &o, |_| {})? == SetDone::Stored)
+    }
+
+    /// DEL: how many of the keys existed.
+    pub fn del<K: AsRef<[u8]>>(&self, keys: &[K]) -> usize {
+        let now = self.now();
+        let shards: Vec<usize> =
+            keys.iter().map(|k| self.shard_of(self.hash(k.as_ref()))).collect();
+        let mut locked = self.lock_many(shards.clone());
+        keys.iter()
+            .zip(&shards)
+            .filter(|(k, sh)| {
+                let k = k.as_ref();
+                locked.shard(**sh).and_then(|g| g.take(0, self.hash(k), k, now)).is_some()
+            })
+            .count()
+    }
+
+    /// EXISTS for one key.
+    pub fn exists(&self, key: impl AsRef<[u8]>) -> bool {
+        let key = key.as_ref();
+        let h = self.hash(key);
+        self.lock(h).find(0, h, key, self.now()).is_some()
+    }
+
+    /// MGET: one value or None per key, read atomically.
+    pub fn mget<K: AsRef<[u8]>>(&self, keys: &[K]) -> Vec<Option<Bytes>> {
+        let cx = self.cx0();
+        let shards: Vec<usize> =
+            keys.iter().map(|k| self.shard_of(self.hash(k.as_ref()))).collect();
+        let mut locked = self.lock_many(shards.clone());
+        keys.iter()
+            .zip(&shards)
+            .map(|(k, sh)| {
+                let k = k.as_ref();
+                locked.shard(*sh).and_then(|g| {
+                    g.lookup(&cx, self.hash(k), k, true).map(|f| f.value().to_bytes())
+                })
+            })
+            .collect()
+    }
+
+    /// MSET: every pair stored atomically.
+    pub fn mset<K: AsRef<[u8]>, V: Into<Bytes> + Clone>(&self, pairs: &[(K, V)]) -> Result<()> {
+        if let Some((k, _)) = pairs.first() {
+            self.room_for(k.as_ref())?;
+        }
+        let cx = self.cx0();
+        let shards: Vec<usize> =
+            pairs.iter().map(|(k, _)| self.shard_of(self.hash(k.as_ref()))).collect();
+        let mut locked = self.lock_many(shards.clone());
+        for ((k, v), sh) in pairs.iter().zip(&shards) {
+            let (k, v): (&[u8], Bytes) = (k.as_ref(), v.clone().into());
+            if let Some(g) = locked.shard(*sh) {
+                g.put(&cx, self.hash(k), k, val(&v), crate::shard::Expire::Set(None), 0);
+            }
+        }
+        Ok(())
+    }
+
+    /// INCR.
+    pub fn incr(&self, key: impl AsRef<[u8]>) -> Result<i64> {
+        self.incr_by(key, 1)
+    }
+
+    /// INCRBY.
+    pub fn incr_by(&self, key: impl AsRef<[u8]>, by: i64) -> Result<i64> {
+        let key = key.as_ref();
+        self.room_for(key)?;
+        let cx = self.cx0();
+        let h = self.hash(key);
+        let mut g = self.lock(h);
+        op_incr_by(&mut g, &cx, h, key, by)
+    }
+
+    /// PEXPIRE: true if the key exists (a deadline in the past deletes it).
+    pub fn expire_ms(&self, key: impl AsRef<[u8]>, ms: i64) -> Result<bool> {
+        let key = key.as_ref();
+        let now = self.now();
+        let at = now.checked_add(ms).ok_or(Error::InvalidExpire("pexpire"))?;
+        let h = self.hash(key);
+        let mut g = self.lock(h);
+        if g.find(0, h, key, now).is_none() {
+            return Ok(false);
+        }
+        if at <= now {
+            let _ = g.take(0, h, key, now);
+        } else {
+            g.set_expire(0, h, key, now, Some(at));
+        }
+        Ok(true)
+    }
+
+    /// PERSIST: true if a TTL was removed.
+    pub fn persist(&self, key: impl AsRef<[u8]>) -> bool {
+        let key = key.as_ref();
+        let now = self.now();
+        let h = self.hash(key);
+        let mut g = self.lock(h);
+        let had = g.find(0, h, key, now).is_some_and(|f| f.entry.expire().is_some());
+        had && g.set_expire(0, h, key, now, None)
+    }
+
+    /// PTTL: milliseconds left, -1 without TTL, -2 without key.
+    pub fn ttl_ms(&self, key: impl AsRef<[u8]>) -> Result<i64> {
+        let key = key.as_ref();
+        let now = self.now();
+        let h = self.hash(key);
+        let mut g = self.lock(h);
+        let e = g.find(0, h, key, now).map(|f| f.entry.expire());
+        Ok(crate::cmd::keys::op_ttl(e, now, true, false))
+    }
+
+    /// One SCAN step over `db`: about `count` keys matching `pattern` (Redis glob) and the next
+    /// cursor (0 when done). A key present for the whole scan is returned exactly once.
+    pub fn scan(
+        &self,
+        db: usize,
+        cursor: u64,
+        count: usize,
+        pattern: Option<&[u8]>,
+    ) -> (u64, Vec<Bytes>) {
+        let keep =
+            |e: &crate::entry::Entry| pattern.is_none_or(|p| crate::glob::matches(p, e.key()));
+        let mut keys = Vec::new();
+        let next = crate::cmd::keys::op_scan(self, db, cursor, count.max(1), &keep, &mut keys);
+        (next, keys)
+    }
+
+    /// FLUSHALL.
+    pub fn flushall(&self) {
+        crate::cmd::keys::op_flush(self, None);
+    }
+}

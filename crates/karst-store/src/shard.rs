@@ -1,0 +1,920 @@
+//! One shard of the keyspace: a table per database, the TTL index, the large values, the
+//! eviction state and the bytes it holds. Everything here runs under the shard's lock; nothing
+//! here locks, formats or does I/O.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use bytes::{Bytes, BytesMut};
+use hashbrown::HashTable;
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use slab::Slab;
+
+use crate::entry::{Entry, INLINE_MAX, NewValue, Stored};
+use crate::policy::{self, Policy};
+
+/// What the TTL index costs per key with a TTL (a B-tree slot of 16 bytes, nodes half full).
+const TTL_COST: usize = 32;
+/// What a large value costs beyond its bytes: its `Bytes` in the heap slab and its shared header.
+const HEAP_COST: usize = 72;
+
+/// The table hash of a stored 32-bit hash: multiplied so that hashbrown's 7-bit tag (the top
+/// bits) and its bucket index (the low bits) both vary.
+#[inline]
+pub(crate) fn table_hash(h32: u32) -> u64 {
+    u64::from(h32).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+/// A key's hash, computed once per command: the high half picks the shard, the low half is
+/// stored in the entry and drives the table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct KeyHash(pub(crate) u64);
+
+impl KeyHash {
+    #[inline]
+    pub(crate) fn h32(self) -> u32 {
+        self.0 as u32
+    }
+
+    #[inline]
+    pub(crate) fn table(self) -> u64 {
+        table_hash(self.h32())
+    }
+}
+
+/// What a command knows when it touches a shard.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Ctx {
+    pub(crate) db: usize,
+    pub(crate) now: i64,
+    pub(crate) lfu: bool,
+    pub(crate) touch: bool,
+}
+
+/// A value read in place.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum ValRef<'a> {
+    Bytes(&'a [u8]),
+    Int(i64),
+    Shared(&'a Bytes),
+}
+
+impl ValRef<'_> {
+    /// Length of the string form.
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            ValRef::Bytes(b) => b.len(),
+            ValRef::Int(i) => itoa::Buffer::new().format(*i).len(),
+            ValRef::Shared(b) => b.len(),
+        }
+    }
+
+    /// Calls `f` with the string form (integers are rendered on a stack buffer).
+    pub(crate) fn with<R>(&self, f: impl FnOnce(&[u8]) -> R) -> R {
+        match self {
+            ValRef::Bytes(b) => f(b),
+            ValRef::Int(i) => f(itoa::Buffer::new().format(*i).as_bytes()),
+            ValRef::Shared(b) => f(b),
+        }
+    }
+
+    /// An owned copy (shared, not copied, for large values).
+    pub(crate) fn to_bytes(self) -> Bytes {
+        match self {
+            ValRef::Bytes(b) => Bytes::copy_from_slice(b),
+            ValRef::Int(i) => Bytes::copy_from_slice(itoa::Buffer::new().format(i).as_bytes()),
+            ValRef::Shared(b) => b.clone(),
+        }
+    }
+
+    /// The value as an owned [`Val`] for storing elsewhere.
+    pub(crate) fn to_val(self) -> Val<'static> {
+        match self {
+            ValRef::Int(i) => Val::Int(i),
+            other => Val::Owned(other.to_bytes()),
+        }
+    }
+
+    /// The integer the value holds, if any (Redis's `getLongLongFromObject`).
+    pub(crate) fn as_i64(&self) -> Option<i64> {
+        match self {
+            ValRef::Int(i) => Some(*i),
+            ValRef::Bytes(b) => karst_resp::num::parse_i64(b),
+            ValRef::Shared(b) => karst_resp::num::parse_i64(b),
+        }
+    }
+}
+
+/// A value to store.
+#[derive(Clone, Debug)]
+pub(crate) enum Val<'a> {
+    Int(i64),
+    Slice(&'a [u8]),
+    Owned(Bytes),
+}
+
+/// The expire to store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Expire {
+    Keep,
+    Set(Option<i64>),
+}
+
+/// A key found alive.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Found<'a> {
+    pub(crate) entry: &'a Entry,
+    heap: &'a Slab<Bytes>,
+}
+
+impl<'a> Found<'a> {
+    pub(crate) fn value(&self) -> ValRef<'a> {
+        value_of(self.entry, self.heap)
+    }
+}
+
+fn value_of<'a>(e: &'a Entry, heap: &'a Slab<Bytes>) -> ValRef<'a> {
+    match e.stored() {
+        Stored::Inline(b) => ValRef::Bytes(b),
+        Stored::Int(i) => ValRef::Int(i),
+        Stored::Heap(ix) => match heap.get(ix as usize) {
+            Some(b) => ValRef::Shared(b),
+            None => ValRef::Bytes(&[]),
+        },
+    }
+}
+
+/// A key removed from a shard, with its value.
+#[derive(Debug)]
+pub(crate) struct Taken {
+    pub(crate) entry: Entry,
+    heap: Option<Bytes>,
+}
+
+impl Taken {
+    pub(crate) fn value(&self) -> ValRef<'_> {
+        match (&self.heap, self.entry.stored()) {
+            (Some(b), _) => ValRef::Shared(b),
+            (None, Stored::Int(i)) => ValRef::Int(i),
+            (None, Stored::Inline(b)) => ValRef::Bytes(b),
+            (None, Stored::Heap(_)) => ValRef::Bytes(&[]),
+        }
+    }
+
+    pub(crate) fn into_val(self) -> Val<'static> {
+        match self.heap {
+            Some(b) => Val::Owned(b),
+            None => self.value().to_val(),
+        }
+    }
+}
+
+/// Counters summed over shards for INFO.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Stats {
+    pub(crate) hits: u64,
+    pub(crate) misses: u64,
+    pub(crate) expired: u64,
+    pub(crate) evicted: u64,
+}
+
+/// One database's part of a shard.
+#[derive(Debug, Default)]
+pub(crate) struct Db {
+    pub(crate) table: HashTable<Entry>,
+    /// (expire ms, hash32) of every key with a TTL, with a count for the rare equal pairs.
+    pub(crate) ttl: BTreeMap<(i64, u32), u32>,
+}
+
+/// Everything beside the tables, so that a found entry and the heap can be borrowed together.
+#[derive(Debug)]
+pub(crate) struct Side {
+    heap: Slab<Bytes>,
+    /// INVARIANT: the sum of `cost()` of every entry, TTL_COST per TTL, HEAP_COST plus the length
+    /// of every heap value, the allocation of every table and of the SIEVE queue.
+    pub(crate) bytes: usize,
+    rng: SmallRng,
+    pub(crate) stats: Stats,
+    sieve: VecDeque<(u32, u8)>,
+    hand: usize,
+    pub(crate) sieve_on: bool,
+}
+
+impl Side {
+    fn track(&mut self, ttl: &mut BTreeMap<(i64, u32), u32>, e: &Entry) {
+        self.bytes += e.cost();
+        if let Some(at) = e.expire() {
+            *ttl.entry((at, e.hash32())).or_insert(0) += 1;
+            self.bytes += TTL_COST;
+        }
+    }
+
+    fn untrack(&mut self, ttl: &mut BTreeMap<(i64, u32), u32>, e: &Entry) {
+        self.bytes = self.bytes.saturating_sub(e.cost());
+        if let Some(at) = e.expire() {
+            let k = (at, e.hash32());
+            if let Some(n) = ttl.get_mut(&k) {
+                *n -= 1;
+                if *n == 0 {
+                    ttl.remove(&k);
+                }
+            }
+            self.bytes = self.bytes.saturating_sub(TTL_COST);
+        }
+    }
+
+    fn heap_put(&mut self, b: Bytes) -> u32 {
+        self.bytes += HEAP_COST + b.len();
+        self.heap.insert(b) as u32
+    }
+
+    fn heap_take(&mut self, e: &Entry) -> Option<Bytes> {
+        let Stored::Heap(ix) = e.stored() else { return None };
+        let b = self.heap.try_remove(ix as usize)?;
+        self.bytes = self.bytes.saturating_sub(HEAP_COST + b.len());
+        Some(b)
+    }
+
+    fn make(
+        &mut self,
+        h32: u32,
+        key: &[u8],
+        val: Val<'_>,
+        expire: Option<i64>,
+        access: u32,
+        flags: u8,
+    ) -> Entry {
+        match val {
+            Val::Int(i) => Entry::new(h32, key, expire, access, flags, NewValue::Int(i)),
+            Val::Slice(s) if s.len() <= INLINE_MAX => {
+                Entry::new(h32, key, expire, access, flags, NewValue::Inline(s))
+            }
+            Val::Owned(b) if b.len() <= INLINE_MAX => {
+                Entry::new(h32, key, expire, access, flags, NewValue::Inline(&b))
+            }
+            Val::Slice(s) => {
+                let ix = self.heap_put(Bytes::copy_from_slice(s));
+                Entry::new(h32, key, expire, access, flags, NewValue::Heap(ix))
+            }
+            Val::Owned(b) => {
+                let ix = self.heap_put(b);
+                Entry::new(h32, key, expire, access, flags, NewValue::Heap(ix))
+            }
+        }
+    }
+
+    fn touch(&mut self, e: &mut Entry, cx: &Ctx) {
+        if cx.touch {
+            let r = if cx.lfu { self.rng.random::<f64>() } else { 0.0 };
+            e.set_access(policy::touched(e.access(), cx.lfu, cx.now, r));
+            e.set_visited(true);
+        }
+    }
+
+    fn sieve_push(&mut self, h32: u32, db: usize) {
+        if self.sieve_on {
+            let cap = self.sieve.capacity();
+            self.sieve.push_back((h32, db as u8));
+            self.bytes += (self.sieve.capacity() - cap) * 8;
+        }
+    }
+}
+
+/// One shard. See the [module docs](self).
+#[derive(Debug)]
+pub(crate) struct Shard {
+    pub(crate) dbs: Box<[Db]>,
+    pub(crate) side: Side,
+}
+
+fn eq(key: &[u8]) -> impl Fn(&Entry) -> bool + '_ {
+    move |e: &Entry| e.key() == key
+}
+
+fn rehash(e: &Entry) -> u64 {
+    table_hash(e.hash32())
+}
+
+impl Shard {
+    pub(crate) fn new(databases: usize, seed: u64) -> Shard {
+        Shard {
+            dbs: (0..databases).map(|_| Db::default()).collect(),
+            side: Side {
+                heap: Slab::new(),
+                bytes: 0,
+                rng: SmallRng::seed_from_u64(seed),
+                stats: Stats::default(),
+                sieve: VecDeque::new(),
+                hand: 0,
+                sieve_on: false,
+            },
+        }
+    }
+
+    /// Bytes this shard holds.
+    #[inline]
+    pub(crate) fn bytes(&self) -> usize {
+        self.side.bytes
+    }
+
+    /// The live entry of `key`, deleting it first if it has expired. No access is recorded.
+    pub(crate) fn find(
+        &mut self,
+        db: usize,
+        h: KeyHash,
+        key: &[u8],
+        now: i64,
+    ) -> Option<Found<'_>> {
+        let Shard { dbs, side } = self;
+        let Db { table, ttl } = dbs.get_mut(db)?;
+        match table.find_entry(h.table(), eq(key)) {
+            Err(_) => None,
+            Ok(occ) => {
+                if occ.get().is_expired(now) {
+                    let (e, _) = occ.remove();
+                    side.untrack(ttl, &e);
+                    side.heap_take(&e);
+                    side.stats.expired += 1;
+                    None
+                } else {
+                    Some(Found { entry: occ.into_mut(), heap: &side.heap })
+                }
+            }
+        }
+    }
+
+    /// Like [`Shard::find`], recording the access (LRU/LFU clock, SIEVE bit) and, if `stats`,
+    /// a keyspace hit or miss.
+    pub(crate) fn lookup(
+        &mut self,
+        cx: &Ctx,
+        h: KeyHash,
+        key: &[u8],
+        stats: bool,
+    ) -> Option<Found<'_>> {
+        let Shard { dbs, side } = self;
+        let Db { table, ttl } = dbs.get_mut(cx.db)?;
+        match table.find_entry(h.table(), eq(key)) {
+            Err(_) => {
+                side.stats.misses += u64::from(stats);
+                None
+            }
+            Ok(occ) => {
+                if occ.get().is_expired(cx.now) {
+                    let (e, _) = occ.remove();
+                    side.untrack(ttl, &e);
+                    side.heap_take(&e);
+                    side.stats.expired += 1;
+                    side.stats.misses += u64::from(stats);
+                    None
+                } else {
+                    let e = occ.into_mut();
+                    side.touch(e, cx);
+                    side.stats.hits += u64::from(stats);
+                    Some(Found { entry: e, heap: &side.heap })
+                }
+            }
+        }
+    }
+
+    /// Stores `key`, replacing any value. Returns true if a live key was replaced.
+    pub(crate) fn put(
+        &mut self,
+        cx: &Ctx,
+        h: KeyHash,
+        key: &[u8],
+        val: Val<'_>,
+        expire: Expire,
+        flags: u8,
+    ) -> bool {
+        let Shard { dbs, side } = self;
+        let Some(Db { table, ttl }) = dbs.get_mut(cx.db) else { return false };
+        let before = table.allocation_size();
+        let live = match table.entry(h.table(), eq(key), rehash) {
+            hashbrown::hash_table::Entry::Occupied(mut occ) => {
+                let old = occ.get();
+                let live = !old.is_expired(cx.now);
+                let expire = match expire {
+                    Expire::Keep if live => old.expire(),
+                    Expire::Keep => None,
+                    Expire::Set(e) => e,
+                };
+                let access = if cx.lfu && live {
+                    old.access()
+                } else {
+                    policy::initial_access(cx.lfu, cx.now)
+                };
+                let old_heap = side.heap_take(old);
+                drop(old_heap);
+                let new = side.make(h.h32(), key, val, expire, access, flags);
+                let old = std::mem::replace(occ.get_mut(), new);
+                side.untrack(ttl, &old);
+                side.track(ttl, occ.get());
+                if !live {
+                    side.stats.expired += 1;
+                }
+                live
+            }
+            hashbrown::hash_table::Entry::Vacant(vac) => {
+                let expire = match expire {
+                    Expire::Keep => None,
+                    Expire::Set(e) => e,
+                };
+                let access = policy::initial_access(cx.lfu, cx.now);
+                let new = side.make(h.h32(), key, val, expire, access, flags);
+                side.track(ttl, &new);
+                vac.insert(new);
+                side.sieve_push(h.h32(), cx.db);
+                false
+            }
+        };
+        // `entry` may grow the table even when the key is there.
+        side.bytes += table.allocation_size().saturating_sub(before);
+        live
+    }
+
+    /// Removes a live key and hands back its value (expired keys are deleted and not returned).
+    pub(crate) fn take(&mut self, db: usize, h: KeyHash, key: &[u8], now: i64) -> Option<Taken> {
+        let Shard { dbs, side } = self;
+        let Db { table, ttl } = dbs.get_mut(db)?;
+        let occ = table.find_entry(h.table(), eq(key)).ok()?;
+        let (e, _) = occ.remove();
+        side.untrack(ttl, &e);
+        let heap = side.heap_take(&e);
+        if e.is_expired(now) {
+            side.stats.expired += 1;
+            return None;
+        }
+        Some(Taken { entry: e, heap })
+    }
+
+    /// Sets or clears the expire of a live key. False if there is no such key.
+    pub(crate) fn set_expire(
+        &mut self,
+        db: usize,
+        h: KeyHash,
+        key: &[u8],
+        now: i64,
+        expire: Option<i64>,
+    ) -> bool {
+        if self.find(db, h, key, now).is_none() {
+            return false;
+        }
+        let Shard { dbs, side } = self;
+        let Some(Db { table, ttl }) = dbs.get_mut(db) else { return false };
+        let Some(e) = table.find_mut(h.table(), eq(key)) else { return false };
+        if e.expire() == expire {
+            return true;
+        }
+        let new = e.with_expire(expire);
+        let old = std::mem::replace(e, new);
+        side.untrack(ttl, &old);
+        side.track(ttl, e);
+        true
+    }
+
+    /// APPEND: extends the string in place when it is a large unshared value. Returns the new
+    /// length, or None if `limit` would be passed.
+    pub(crate) fn append(
+        &mut self,
+        cx: &Ctx,
+        h: KeyHash,
+        key: &[u8],
+        data: &[u8],
+        limit: usize,
+    ) -> Option<usize> {
+        let Some(found) = self.lookup(cx, h, key, false) else {
+            if data.len() > limit {
+                return None;
+            }
+            let val = match crate::cmd::string::int_encodable(data) {
+                Some(i) => Val::Int(i),
+                None => Val::Slice(data),
+            };
+            self.put(cx, h, key, val, Expire::Keep, 0);
+            return Some(data.len());
+        };
+        let cur = found.value();
+        let new_len = cur.len() + data.len();
+        if new_len > limit {
+            return None;
+        }
+        let merged: Val<'_> = match cur {
+            ValRef::Shared(_) => {
+                let Shard { dbs, side } = self;
+                let e = dbs.get_mut(cx.db)?.table.find_mut(h.table(), eq(key))?;
+                let Stored::Heap(ix) = e.stored() else { return None };
+                let slot = side.heap.get_mut(ix as usize)?;
+                let b = std::mem::take(slot);
+                let mut m = b.try_into_mut().unwrap_or_else(|b| BytesMut::from(&b[..]));
+                m.extend_from_slice(data);
+                *slot = m.freeze();
+                side.bytes += data.len();
+                let e2 = e.with_value(crate::entry::RAW, NewValue::Heap(ix));
+                *e = e2;
+                return Some(new_len);
+            }
+            other => {
+                let mut v = Vec::with_capacity(new_len);
+                other.with(|b| v.extend_from_slice(b));
+                v.extend_from_slice(data);
+                Val::Owned(Bytes::from(v))
+            }
+        };
+        self.put(cx, h, key, merged, Expire::Keep, crate::entry::RAW);
+        Some(new_len)
+    }
+
+    /// Deletes every key of `db`.
+    pub(crate) fn clear(&mut self, db: usize) {
+        let Shard { dbs, side } = self;
+        let Some(d) = dbs.get_mut(db) else { return };
+        let table = std::mem::take(&mut d.table);
+        side.bytes = side.bytes.saturating_sub(table.allocation_size());
+        for e in table {
+            side.untrack(&mut d.ttl, &e);
+            side.heap_take(&e);
+        }
+        d.ttl.clear();
+    }
+
+    /// Number of keys (expired or not) and of keys with a TTL in `db`.
+    pub(crate) fn counts(&self, db: usize) -> (usize, usize) {
+        self.dbs
+            .get(db)
+            .map_or((0, 0), |d| (d.table.len(), d.ttl.values().map(|&n| n as usize).sum()))
+    }
+
+    /// Deletes up to `max` expired keys, those that expire first (the TTL index is ordered, so
+    /// this finds every expired key, not a sample). Returns how many.
+    pub(crate) fn expire_some(&mut self, now: i64, max: usize) -> usize {
+        let mut n = 0;
+        for db in 0..self.dbs.len() {
+            while n < max {
+                let Some(d) = self.dbs.get_mut(db) else { break };
+                let Some((&(at, h32), _)) = d.ttl.first_key_value() else { break };
+                if at > now {
+                    break;
+                }
+                let key = d
+                    .table
+                    .iter_hash(table_hash(h32))
+                    .find(|e| e.hash32() == h32 && e.expire() == Some(at))
+                    .map(|e| e.key().to_vec());
+                match key {
+                    Some(k) => {
+                        let kh = KeyHash(u64::from(h32));
+                        // `take` counts it as expired and returns None.
+                        let _ = self.take(db, kh, &k, now);
+                    }
+                    None => {
+                        d.ttl.remove(&(at, h32));
+                    }
+                }
+                n += 1;
+            }
+        }
+        n
+    }
+
+    /// Up to `count` keys of `db` whose stored hash is at least `from`, in hash order; with every
+    /// key sharing the last hash returned. Returns the position to continue from, or None when
+    /// the shard is done. Expired keys and those `keep` rejects are skipped.
+    pub(crate) fn scan(
+        &self,
+        db: usize,
+        from: u64,
+        count: usize,
+        now: i64,
+        keep: &dyn Fn(&Entry) -> bool,
+        out: &mut Vec<Bytes>,
+    ) -> Option<u64> {
+        let d = self.dbs.get(db)?;
+        let mut cand: Vec<(u32, &Entry)> = d
+            .table
+            .iter()
+            .filter(|e| u64::from(e.hash32()) >= from)
+            .map(|e| (e.hash32(), e))
+            .collect();
+        let count = count.max(1);
+        let push = |out: &mut Vec<Bytes>, e: &Entry| {
+            if !e.is_expired(now) && keep(e) {
+                out.push(Bytes::copy_from_slice(e.key()));
+            }
+        };
+        if cand.len() <= count {
+            cand.iter().for_each(|(_, e)| push(out, e));
+            return None;
+        }
+        cand.select_nth_unstable_by_key(count - 1, |c| c.0);
+        let bound = cand.get(count - 1).map_or(u32::MAX, |c| c.0);
+        cand.iter().filter(|c| c.0 <= bound).for_each(|(_, e)| push(out, e));
+        if bound == u32::MAX { None } else { Some(u64::from(bound) + 1) }
+    }
+
+    /// A random live key of `db`.
+    pub(crate) fn random_key(&mut self, db: usize, now: i64) -> Option<Bytes> {
+        for _ in 0..8 {
+            let d = self.dbs.get(db)?;
+            let len = d.table.len();
+            if len == 0 {
+                return None;
+            }
+            let i = self.side.rng.random_range(0..len);
+            let e = self.dbs.get(db)?.table.iter().nth(i)?;
+            let key = Bytes::copy_from_slice(e.key());
+            if !e.is_expired(now) {
+                return Some(key);
+            }
+            let h = KeyHash(u64::from(e.hash32()));
+            let _ = self.take(db, h, &key, now);
+        }
+        None
+    }
+
+    /// Evicts one key as `policy` says. Returns false if there was nothing to evict.
+    pub(crate) fn evict(&mut self, policy: Policy, now: i64, samples: usize) -> bool {
+        let victim = match policy {
+            Policy::NoEviction => None,
+            Policy::AllKeysSieve => self.sieve_victim(),
+            Policy::VolatileTtl => self
+                .dbs
+                .iter()
+                .enumerate()
+                .filter_map(|(db, d)| d.ttl.first_key_value().map(|(&(at, h), _)| (at, h, db)))
+                .min()
+                .and_then(|(at, h, db)| self.volatile_key(db, at, h).map(|k| (db, h, k))),
+            _ => self.sampled_victim(policy, now, samples.max(1)),
+        };
+        let Some((db, h32, key)) = victim else { return false };
+        let h = KeyHash(u64::from(h32));
+        let Shard { dbs, side } = self;
+        let Some(Db { table, ttl }) = dbs.get_mut(db) else { return false };
+        let Ok(occ) = table.find_entry(h.table(), eq(&key)) else { return false };
+        let (e, _) = occ.remove();
+        side.untrack(ttl, &e);
+        side.heap_take(&e);
+        side.stats.evicted += 1;
+        true
+    }
+
+    fn volatile_key(&self, db: usize, at: i64, h32: u32) -> Option<Vec<u8>> {
+        self.dbs
+            .get(db)?
+            .table
+            .iter_hash(table_hash(h32))
+            .find(|e| e.hash32() == h32 && e.expire() == Some(at))
+            .map(|e| e.key().to_vec())
+    }
+
+    /// Redis's approximation: sample a few keys per database, evict the best of them.
+    fn sampled_victim(
+        &mut self,
+        policy: Policy,
+        now: i64,
+        samples: usize,
+    ) -> Option<(usize, u32, Vec<u8>)> {
+        let mut best: Option<(u64, usize, u32, Vec<u8>)> = None;
+        let volatile = policy.is_volatile();
+        for db in 0..self.dbs.len() {
+            let d = self.dbs.get(db)?;
+            let mut picked: Vec<&Entry> = Vec::with_capacity(samples);
+            if volatile {
+                let (Some((&(lo, _), _)), Some((&(hi, _), _))) =
+                    (d.ttl.first_key_value(), d.ttl.last_key_value())
+                else {
+                    continue;
+                };
+                for _ in 0..samples {
+                    let at = if hi > lo { self.side.rng.random_range(lo..=hi) } else { lo };
+                    let pick = d.ttl.range((at, 0)..).next().or_else(|| d.ttl.last_key_value());
+                    if let Some((&(at, h32), _)) = pick {
+                        if let Some(e) = d
+                            .table
+                            .iter_hash(table_hash(h32))
+                            .find(|e| e.hash32() == h32 && e.expire() == Some(at))
+                        {
+                            picked.push(e);
+                        }
+                    }
+                }
+            } else {
+                let len = d.table.len();
+                if len == 0 {
+                    continue;
+                }
+                let mut idx: Vec<usize> =
+                    (0..samples.min(len)).map(|_| self.side.rng.random_range(0..len)).collect();
+                idx.sort_unstable();
+                let mut it = d.table.iter();
+                let mut pos = 0;
+                for i in idx {
+                    if i < pos {
+                        continue;
+                    }
+                    if let Some(e) = it.nth(i - pos) {
+                        picked.push(e);
+                    }
+                    pos = i + 1;
+                }
+            }
+            for e in picked {
+                let score = match policy {
+                    Policy::AllKeysLru | Policy::VolatileLru => {
+                        policy::lru_idle_ms(e.access(), now)
+                    }
+                    Policy::AllKeysLfu | Policy::VolatileLfu => {
+                        255 - u64::from(policy::lfu_decayed(e.access(), now))
+                    }
+                    _ => self.side.rng.random::<u64>(),
+                };
+                // Expired keys go first, whatever the policy.
+                let score = if e.is_expired(now) { u64::MAX } else { score };
+                if best.as_ref().is_none_or(|b| score > b.0) {
+                    best = Some((score, db, e.hash32(), e.key().to_vec()));
+                }
+            }
+        }
+        best.map(|(_, db, h, k)| (db, h, k))
+    }
+
+    /// SIEVE: the hand walks from the oldest key to the newest, clearing visited bits, and
+    /// evicts the first key not visited since the hand last passed.
+    fn sieve_victim(&mut self) -> Option<(usize, u32, Vec<u8>)> {
+        if !self.side.sieve_on
+            || self.side.sieve.len() < self.dbs.iter().map(|d| d.table.len()).sum::<usize>() / 2
+        {
+            // Policy just switched on (or the queue lost track): rebuild it from the tables.
+            self.side.sieve_on = true;
+            let cap = self.side.sieve.capacity();
+            self.side.sieve.clear();
+            for (db, d) in self.dbs.iter().enumerate() {
+                self.side.sieve.extend(d.table.iter().map(|e| (e.hash32(), db as u8)));
+            }
+            self.side.hand = 0;
+            self.side.bytes =
+                (self.side.bytes + self.side.sieve.capacity() * 8).saturating_sub(cap * 8);
+        }
+        let steps = 2 * self.side.sieve.len() + 1;
+        for _ in 0..steps {
+            let len = self.side.sieve.len();
+            if len == 0 {
+                return None;
+            }
+            if self.side.hand >= len {
+                self.side.hand = 0;
+            }
+            let &(h32, db) = self.side.sieve.get(self.side.hand)?;
+            let db = db as usize;
+            let entry = self
+                .dbs
+                .get_mut(db)
+                .and_then(|d| d.table.iter_hash_mut(table_hash(h32)).find(|e| e.hash32() == h32));
+            match entry {
+                None => {
+                    self.side.sieve.remove(self.side.hand);
+                }
+                Some(e) if e.visited() => {
+                    e.set_visited(false);
+                    self.side.hand += 1;
+                }
+                Some(e) => {
+                    let key = e.key().to_vec();
+                    self.side.sieve.remove(self.side.hand);
+                    return Some((db, h32, key));
+                }
+            }
+        }
+        None
+    }
+
+    /// Sums the accounting from scratch (tests check it against the running count).
+    #[cfg(test)]
+    pub(crate) fn recount(&self) -> usize {
+        let mut n = self.side.sieve.capacity() * 8;
+        for d in self.dbs.iter() {
+            n += d.table.allocation_size();
+            for e in d.table.iter() {
+                n += e.cost();
+                if e.expire().is_some() {
+                    n += TTL_COST;
+                }
+            }
+        }
+        n + self.side.heap.iter().map(|(_, b)| HEAP_COST + b.len()).sum::<usize>()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cx(now: i64) -> Ctx {
+        Ctx { db: 0, now, lfu: false, touch: true }
+    }
+
+    fn kh(key: &[u8]) -> KeyHash {
+        use std::hash::BuildHasher;
+        KeyHash(foldhash::fast::FixedState::with_seed(1).hash_one(key))
+    }
+
+    #[test]
+    fn put_find_take_and_accounting() {
+        let mut s = Shard::new(2, 1);
+        let c = cx(1000);
+        let big = Bytes::from(vec![7u8; 5000]);
+        s.put(&c, kh(b"a"), b"a", Val::Slice(b"small"), Expire::Set(None), 0);
+        s.put(&c, kh(b"b"), b"b", Val::Owned(big.clone()), Expire::Set(Some(5000)), 0);
+        s.put(&c, kh(b"c"), b"c", Val::Int(42), Expire::Set(None), 0);
+        assert_eq!(s.bytes(), s.recount());
+        match s.find(0, kh(b"b"), b"b", 1000).map(|f| f.value()) {
+            Some(ValRef::Shared(b)) => assert_eq!(b.as_ptr(), big.as_ptr()),
+            other => panic!("{other:?}"),
+        }
+        s.put(&c, kh(b"a"), b"a", Val::Owned(big.clone()), Expire::Keep, 0);
+        assert_eq!(s.bytes(), s.recount());
+        assert!(s.take(0, kh(b"a"), b"a", 1000).is_some());
+        assert_eq!(s.bytes(), s.recount());
+        // Expired: gone on access, counted.
+        assert!(s.find(0, kh(b"b"), b"b", 6000).is_none());
+        assert_eq!(s.side.stats.expired, 1);
+        assert_eq!(s.bytes(), s.recount());
+        assert!(s.set_expire(0, kh(b"c"), b"c", 6000, Some(9000)));
+        assert_eq!(s.counts(0), (1, 1));
+        assert_eq!(s.bytes(), s.recount());
+        assert_eq!(s.expire_some(9000, 10), 1);
+        assert_eq!(s.counts(0), (0, 0));
+        s.clear(0);
+        assert_eq!(s.bytes(), s.recount());
+    }
+
+    #[test]
+    fn scan_returns_each_key_once_in_hash_order() {
+        let mut s = Shard::new(1, 1);
+        let c = cx(0);
+        let keys: Vec<Vec<u8>> = (0..500).map(|i| format!("k{i}").into_bytes()).collect();
+        for k in &keys {
+            s.put(&c, kh(k), k, Val::Slice(b"v"), Expire::Set(None), 0);
+        }
+        let mut out = Vec::new();
+        let mut pos = Some(0);
+        while let Some(p) = pos {
+            pos = s.scan(0, p, 7, 0, &|_| true, &mut out);
+        }
+        out.sort();
+        let mut want: Vec<Bytes> = keys.iter().map(|k| Bytes::copy_from_slice(k)).collect();
+        want.sort();
+        assert_eq!(out, want);
+    }
+
+    #[test]
+    fn every_policy_evicts_and_keeps_accounting() {
+        for p in Policy::ALL {
+            let mut s = Shard::new(2, 3);
+            for i in 0..100 {
+                let k = format!("k{i}").into_bytes();
+                let c = Ctx { db: i % 2, now: 0, lfu: p.is_lfu(), touch: true };
+                let exp = if i % 3 == 0 { Some(1_000_000 + i as i64) } else { None };
+                s.put(&c, kh(&k), &k, Val::Slice(b"value"), Expire::Set(exp), 0);
+            }
+            let mut n = 0;
+            while s.evict(p, 10, 5) {
+                n += 1;
+                assert_eq!(s.bytes(), s.recount(), "{p}");
+            }
+            let want = match p {
+                Policy::NoEviction => 0,
+                p if p.is_volatile() => 34,
+                _ => 100,
+            };
+            assert_eq!(n, want, "{p}");
+            assert_eq!(s.side.stats.evicted, want as u64);
+        }
+    }
+
+    #[test]
+    fn volatile_ttl_evicts_the_soonest() {
+        let mut s = Shard::new(1, 3);
+        let c = cx(0);
+        for (k, at) in [(&b"late"[..], 900), (b"soon", 100), (b"mid", 500)] {
+            s.put(&c, kh(k), k, Val::Slice(b"v"), Expire::Set(Some(at)), 0);
+        }
+        assert!(s.evict(Policy::VolatileTtl, 0, 5));
+        assert!(s.find(0, kh(b"soon"), b"soon", 0).is_none());
+        assert!(s.find(0, kh(b"mid"), b"mid", 0).is_some());
+    }
+
+    #[test]
+    fn sieve_spares_visited_keys() {
+        let mut s = Shard::new(1, 3);
+        s.side.sieve_on = true;
+        let c = cx(0);
+        for k in [&b"a"[..], b"b", b"c"] {
+            s.put(&c, kh(k), k, Val::Slice(b"v"), Expire::Set(None), 0);
+        }
+        assert!(s.lookup(&c, kh(b"a"), b"a", true).is_some());
+        assert!(s.evict(Policy::AllKeysSieve, 0, 5));
+        assert!(s.find(0, kh(b"a"), b"a", 0).is_some());
+        assert!(s.find(0, kh(b"b"), b"b", 0).is_none());
+    }
+}
