@@ -33,8 +33,8 @@
 //! let pool = LargePool::new(256 << 20); // keep up to 256 MiB of idle buffers
 //! let used = MemCounter::new(16);
 //!
-//! // A 1 MiB payload: 5 bytes were already in the read buffer, the rest comes from a reader.
-//! let payload = vec![b'v'; 1 << 20];
+//! // A 64 KiB payload: 5 bytes were already in the read buffer, the rest comes from a reader.
+//! let payload = vec![b'v'; 64 << 10];
 //! let mut buf = pool.take(payload.len());
 //! buf.fill_from_slice(&payload[..5]);
 //! buf.read_to_end_from(&mut &payload[5..]).unwrap();
@@ -44,9 +44,9 @@
 //! assert_eq!(value, payload);
 //!
 //! drop(value); // the last clone: the buffer is idle in the pool now
-//! used.sub(3, 1 << 20);
-//! assert_eq!(pool.stats().idle_bytes, 1 << 20);
-//! assert_eq!(pool.take(1 << 20).capacity(), 1 << 20); // reused, not allocated
+//! used.sub(3, 64 << 10);
+//! assert_eq!(pool.stats().idle_bytes, 64 << 10);
+//! assert_eq!(pool.take(64 << 10).capacity(), 64 << 10); // reused, not allocated
 //! assert_eq!(used.total(), 0);
 //! ```
 

@@ -607,7 +607,7 @@ mod loom_tests {
             let shared = Arc::new(frozen(&pool, 5));
             let other = Arc::clone(&shared);
             let t = loom::thread::spawn(move || {
-                assert_eq!(other.as_ref()[MIN_CLASS - 1], 5);
+                assert_eq!(AsRef::<[u8]>::as_ref(&*other)[MIN_CLASS - 1], 5);
                 drop(other);
             });
             drop(shared);
