@@ -218,7 +218,7 @@ impl Conn {
                 let now = Instant::now();
                 let micros = now.duration_since(last).as_micros() as u64;
                 last = now;
-                if micros > threshold {
+                if micros >= threshold {
                     self.st.shared.slowlog_push(micros, args, &self.st.info);
                 }
             }
@@ -349,7 +349,8 @@ impl Conn {
 
     /// Writes every pending reply, with as few vectored writes as the socket allows.
     async fn flush(&mut self) -> io::Result<()> {
-        let mut over_soft_since: Option<Instant> = None;
+        // When the socket last took bytes (None: it has not refused any yet).
+        let mut stalled_since: Option<Instant> = None;
         while !self.out.is_empty() {
             let written = {
                 let mut slices = [IoSlice::new(&[]); 64];
@@ -360,10 +361,11 @@ impl Conn {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => {
                     self.out.advance(n);
+                    stalled_since = None;
                     self.st.shared.stats.total_net_output_bytes.fetch_add(n as u64, Relaxed);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.wait_writable(&mut over_soft_since).await?;
+                    self.wait_writable(&mut stalled_since).await?;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
@@ -373,22 +375,25 @@ impl Conn {
         Ok(())
     }
 
-    /// Waits until the socket takes more bytes, enforcing the soft output limit and CLIENT KILL.
-    async fn wait_writable(&mut self, over_soft_since: &mut Option<Instant>) -> io::Result<()> {
+    /// Waits until the socket takes more bytes, enforcing CLIENT KILL and the soft output limit.
+    ///
+    /// A connection stops executing while its replies wait (see `execute`), so its output never
+    /// grows far past the pause threshold and Redis's "over soft for soft-seconds" reads here as:
+    /// with a soft limit set, a client whose socket has taken nothing for soft-seconds while
+    /// replies wait is closed. A client that reads slowly makes progress and stays.
+    async fn wait_writable(&mut self, stalled_since: &mut Option<Instant>) -> io::Result<()> {
         let pending = self.out.len();
         self.st.info.omem.store(pending, Relaxed);
         let limit = self.cached.output;
         let mut deadline: Option<Duration> = None;
-        if limit.soft > 0 && pending as u64 > limit.soft {
-            let since = *over_soft_since.get_or_insert_with(Instant::now);
+        if limit.soft > 0 {
+            let since = *stalled_since.get_or_insert_with(Instant::now);
             let allowed = Duration::from_secs(limit.soft_seconds);
             let spent = since.elapsed();
             if spent >= allowed {
                 return self.output_limit_close();
             }
             deadline = Some(allowed - spent);
-        } else {
-            *over_soft_since = None;
         }
         if self.st.shared.shutting_down.load(Relaxed) {
             deadline = Some(deadline.map_or(SHUTDOWN_FLUSH, |d| d.min(SHUTDOWN_FLUSH)));
