@@ -1,0 +1,112 @@
+//! Servers started by the tests themselves, on free ports, stopped when dropped.
+
+#![allow(dead_code, reason = "each test file uses part of this module")]
+
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A server process; killed on drop.
+pub struct Server {
+    pub port: u16,
+    pub child: Child,
+    pub dir: Option<PathBuf>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if let Some(d) = &self.dir {
+            let _ = std::fs::remove_dir_all(d);
+        }
+    }
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+pub fn have(bin: &str) -> bool {
+    Command::new(bin).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok()
+}
+
+pub fn wait_listening(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("server on port {port} did not start");
+}
+
+/// A redis-server with `extra` arguments, or `None` (with the reason printed) when it is not
+/// installed.
+pub fn redis(extra: &[&str]) -> Option<Server> {
+    if !have("redis-server") {
+        eprintln!("SKIP: redis-server is not installed");
+        return None;
+    }
+    let port = free_port();
+    let mut args = vec![
+        "--port".to_string(),
+        port.to_string(),
+        "--save".into(),
+        "".into(),
+        "--appendonly".into(),
+        "no".into(),
+        "--bind".into(),
+        "127.0.0.1".into(),
+    ];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let child = Command::new("redis-server")
+        .args(&args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("redis-server starts");
+    wait_listening(port);
+    Some(Server { port, child, dir: None })
+}
+
+/// karst-server from target/{release,debug}, when it has been built.
+pub fn karst() -> Option<Server> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let bin = ["target/release/karst-server", "target/debug/karst-server"]
+        .iter()
+        .map(|p| root.join(p))
+        .find(|p| p.exists());
+    let Some(bin) = bin else {
+        eprintln!("SKIP: karst-server is not built (target/{{debug,release}}/karst-server)");
+        return None;
+    };
+    let port = free_port();
+    let child = Command::new(bin)
+        .args(["--port", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Some(Server { port, child, dir: None });
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    eprintln!("SKIP: karst-server did not listen on port {port}");
+    let mut s = Server { port, child, dir: None };
+    let _ = s.child.kill();
+    None
+}
+
+/// Deterministic bytes.
+pub fn pattern(len: usize, seed: u8) -> Vec<u8> {
+    (0..len).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)).collect()
+}
