@@ -5,7 +5,7 @@ use std::sync::{Mutex, MutexGuard, TryLockError};
 
 use crate::config::Config;
 use crate::conn::Connection;
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// `connections` lazily opened connections to one address. A connection that fails is dropped
 /// and the next use opens a new one.
@@ -70,8 +70,8 @@ impl Pool {
     }
 
     /// Runs `f` on a connection (the one at `slot`, or any free one), opening it if needed.
-    /// When a connection that was already open fails, `f` is tried once more on a new one:
-    /// the server may have closed an idle connection.
+    /// When a connection that was already open turns out closed, `f` is tried once more on a
+    /// new one: the server may have closed an idle connection.
     pub(crate) fn with<T>(
         &self,
         slot: Option<usize>,
@@ -89,7 +89,7 @@ impl Pool {
         match f(conn) {
             Err(e) if e.is_connection_error() => {
                 *guard = None;
-                if !reused {
+                if !reused || !stale(&e) {
                     return Err(e);
                 }
                 let conn = guard.insert(Connection::connect(&self.addr, &self.config)?);
@@ -102,4 +102,11 @@ impl Pool {
             r => r,
         }
     }
+}
+
+/// True for the errors an idle connection that the server (or a proxy) closed shows on its
+/// next use. A timeout is not one: the command may be running, so it is not sent again.
+fn stale(e: &Error) -> bool {
+    use std::io::ErrorKind::*;
+    matches!(e, Error::Io(io) if matches!(io.kind(), BrokenPipe | ConnectionReset | ConnectionAborted | UnexpectedEof))
 }
