@@ -361,12 +361,26 @@ pub(crate) fn op_scan(
     if shard >= n { 0 } else { (shard << 32) | pos }
 }
 
+/// A cursor as C's `strtoull` reads it (Redis accepts `-1` as 2^64 - 1).
+fn parse_cursor(raw: &[u8]) -> Option<u64> {
+    let (neg, digits) = match raw.first() {
+        Some(b'-') => (true, raw.get(1..)?),
+        Some(b'+') => (false, raw.get(1..)?),
+        _ => (false, raw),
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let v: u64 = std::str::from_utf8(digits).ok()?.parse().ok()?;
+    Some(if neg { v.wrapping_neg() } else { v })
+}
+
 /// ```text
 /// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]
 /// ```
 /// `[next cursor, [key …]]`; cursor 0 starts and ends a scan.
 fn scan(store: &Store, s: &mut Session, args: Args<'_>, out: &mut Output) {
-    let cursor = match std::str::from_utf8(arg(&args, 1)).ok().and_then(|c| c.parse::<u64>().ok()) {
+    let cursor = match parse_cursor(arg(&args, 1)) {
         Some(c) => c,
         None => return err(out, Error::Other("ERR invalid cursor".into())),
     };

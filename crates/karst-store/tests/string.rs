@@ -1,0 +1,128 @@
+//! String commands through `Store::execute`, against replies recorded from redis-server 7.0.
+
+mod common;
+
+use bytes::Bytes;
+use common::{replay, run, store};
+use karst_store::{Frame, Policy, SetOptions, Store};
+
+#[test]
+fn replies_match_redis() {
+    let (s, _clock) = store();
+    let diffs = replay(&s, include_str!("data/string.txt"));
+    assert!(diffs.is_empty(), "{} differences:\n{}", diffs.len(), diffs.join("\n"));
+}
+
+#[test]
+fn set_expire_options_follow_the_clock() {
+    let (s, clock) = store();
+    assert_eq!(run(&s, "SET k v PX 1500"), "+OK");
+    assert_eq!(run(&s, "PTTL k"), ":1500");
+    clock.advance(1499);
+    assert_eq!(run(&s, "GET k"), "$v");
+    clock.advance(1);
+    assert_eq!(run(&s, "GET k"), "_");
+    let now = clock_ms(&s);
+    assert_eq!(run(&s, &format!("SET k v PXAT {}", now + 10)), "+OK");
+    assert_eq!(run(&s, "PTTL k"), ":10");
+    assert_eq!(run(&s, &format!("SET k v EXAT {}", now / 1000 + 100)), "+OK");
+    assert_eq!(run(&s, "SET k v2 KEEPTTL"), "+OK");
+    assert!(run(&s, "TTL k").starts_with(":10"));
+    assert_eq!(run(&s, "SET k v3"), "+OK");
+    assert_eq!(run(&s, "TTL k"), ":-1");
+    // INCR, APPEND and SETRANGE keep the TTL.
+    assert_eq!(run(&s, "SET n 1 EX 100"), "+OK");
+    run(&s, "INCR n");
+    run(&s, "APPEND n 0");
+    run(&s, "SETRANGE n 0 5");
+    run(&s, "INCRBYFLOAT n 1.5");
+    assert_eq!(run(&s, "TTL n"), ":100");
+    assert_eq!(run(&s, "GET n"), "$51.5");
+}
+
+fn clock_ms(s: &Store) -> i64 {
+    match s.execute(["TIME"]) {
+        Frame::Array(v) => match (&v[0], &v[1]) {
+            (Frame::Bulk(a), Frame::Bulk(b)) => {
+                let a: i64 = std::str::from_utf8(a).unwrap().parse().unwrap();
+                let b: i64 = std::str::from_utf8(b).unwrap().parse().unwrap();
+                a * 1000 + b / 1000
+            }
+            _ => panic!(),
+        },
+        _ => panic!(),
+    }
+}
+
+#[test]
+fn large_values_are_shared_not_copied() {
+    let (s, _) = store();
+    let big = Bytes::from(vec![b'x'; 1 << 20]);
+    s.set("big", big.clone()).unwrap();
+    let got = s.get("big").unwrap().unwrap();
+    assert_eq!(got.as_ptr(), big.as_ptr(), "GET must hand out the stored buffer");
+    assert_eq!(run(&s, "STRLEN big"), ":1048576");
+    assert_eq!(run(&s, "OBJECT ENCODING big"), "$raw");
+    // APPEND to a large value extends it; the old handle is unchanged.
+    assert_eq!(run(&s, "APPEND big yz"), ":1048578");
+    assert_eq!(got.len(), 1 << 20);
+    assert_eq!(&s.get("big").unwrap().unwrap()[(1 << 20)..], b"yz");
+}
+
+#[test]
+fn binary_safe_keys_and_values() {
+    let (s, _) = store();
+    let key = [0u8, 255, b'\r', b'\n', 7];
+    let val = vec![0u8, 1, 2, 255, b'\r', b'\n'];
+    // An unknown binary command name is an error reply, not a panic.
+    let unknown = s.execute([&key[..], &val[..]]);
+    assert!(matches!(unknown, Frame::Error(_)), "{unknown:?}");
+    assert_eq!(s.execute([&b"SET"[..], &key, &val]), Frame::Simple(Bytes::from("OK")));
+    assert_eq!(s.execute([&b"GET"[..], &key]), Frame::Bulk(Bytes::from(val.clone())));
+    let long_key = vec![b'k'; 300];
+    assert_eq!(s.execute([&b"SET"[..], &long_key, b"1"]), Frame::Simple(Bytes::from("OK")));
+    assert_eq!(s.execute([&b"INCR"[..], &long_key]), Frame::Integer(2));
+}
+
+#[test]
+fn typed_api() {
+    let (s, clock) = store();
+    assert_eq!(s.get("nope").unwrap(), None);
+    s.set("a", "1").unwrap();
+    assert_eq!(s.incr("a").unwrap(), 2);
+    assert_eq!(s.get("a").unwrap().unwrap(), "2");
+    assert!(!s.set_with("a", "x", SetOptions::new().nx()).unwrap());
+    assert!(s.set_with("b", "x", SetOptions::new().nx().ex(10)).unwrap());
+    assert_eq!(s.ttl_ms("b").unwrap(), 10_000);
+    assert!(s.set_with("b", "y", SetOptions::new().xx().keep_ttl()).unwrap());
+    assert_eq!(s.ttl_ms("b").unwrap(), 10_000);
+    assert!(s.persist("b"));
+    assert_eq!(s.ttl_ms("b").unwrap(), -1);
+    assert!(s.expire_ms("b", 5).unwrap());
+    clock.advance(5);
+    assert!(!s.exists("b"));
+    s.mset(&[("m1", "1"), ("m2", "2")]).unwrap();
+    assert_eq!(
+        s.mget(&["m1", "m2", "m3"]),
+        vec![Some(Bytes::from("1")), Some(Bytes::from("2")), None]
+    );
+    assert_eq!(s.del(&["m1", "m2", "m3"]), 2);
+    s.set("x", "abc").unwrap();
+    assert_eq!(s.incr("x").unwrap_err().to_string(), "ERR value is not an integer or out of range");
+    s.set("max", i64::MAX.to_string()).unwrap();
+    assert_eq!(s.incr("max").unwrap_err().to_string(), "ERR increment or decrement would overflow");
+    assert!(s.set_with("z", "v", SetOptions::new().px(0)).is_err());
+}
+
+#[test]
+fn noeviction_refuses_denyoom_writes_but_not_deletes() {
+    let (s, _) = store();
+    s.set_maxmemory(1);
+    assert_eq!(s.policy(), Policy::NoEviction);
+    assert_eq!(run(&s, "SET k v"), "-OOM command not allowed when used memory > 'maxmemory'.");
+    assert_eq!(run(&s, "GET k"), "_");
+    assert_eq!(run(&s, "DEL k"), ":0");
+    assert!(s.set("k", "v").is_err());
+    s.set_maxmemory(0);
+    assert_eq!(run(&s, "SET k v"), "+OK");
+}
