@@ -4,6 +4,7 @@
 //! initialised prefix is. That watermark survives trips through the pool: a recycled buffer
 //! whose bytes were all written once can be lent out as `&mut [u8]` again without zeroing it.
 
+use std::collections::TryReserveError;
 use std::mem::MaybeUninit;
 use std::ops::Range;
 
@@ -27,6 +28,21 @@ impl RawBuf {
     #[expect(clippy::disallowed_methods, reason = "this is the one place that allocates")]
     pub(crate) fn new(capacity: usize) -> RawBuf {
         RawBuf { mem: Box::new_uninit_slice(capacity), init: 0 }
+    }
+
+    /// Like [`RawBuf::new`], but reports an allocation failure instead of aborting.
+    pub(crate) fn try_new(capacity: usize) -> Result<RawBuf, TryReserveError> {
+        let mut mem: Vec<MaybeUninit<u8>> = Vec::new();
+        mem.try_reserve_exact(capacity)?;
+        #[expect(clippy::disallowed_methods, reason = "this is the one place that allocates")]
+        // SAFETY: the capacity is at least `capacity` (reserved above), and `MaybeUninit<u8>`
+        // needs no initialisation.
+        unsafe {
+            mem.set_len(capacity)
+        };
+        // `into_boxed_slice` reallocates only if the capacity exceeds the length, which
+        // `try_reserve_exact` avoids in practice (it is a hint, so this stays correct either way).
+        Ok(RawBuf { mem: mem.into_boxed_slice(), init: 0 })
     }
 
     /// A buffer of capacity zero; it does not allocate.
@@ -144,6 +160,12 @@ mod tests {
     fn reading_past_the_watermark_panics() {
         let b = RawBuf::new(16);
         let _ = b.bytes(0..1);
+    }
+
+    #[test]
+    fn try_new_reports_failure() {
+        assert_eq!(RawBuf::try_new(100).unwrap().capacity(), 100);
+        assert!(RawBuf::try_new(usize::MAX).is_err());
     }
 
     #[test]

@@ -12,6 +12,8 @@
 //! Requests below `MIN_CLASS` or above the cap or `MAX_CLASS` get a buffer of their exact size
 //! that is freed, not pooled, when dropped.
 
+use std::collections::TryReserveError;
+use std::convert::Infallible;
 use std::fmt;
 use std::io;
 use std::mem::MaybeUninit;
@@ -120,30 +122,47 @@ impl LargePool {
     /// A writable buffer for exactly `len` bytes, empty (nothing filled yet).
     ///
     /// Its contents are not zeroed: it can only be read back after it has been written.
+    ///
+    /// Aborts the process if the allocation fails, as `Vec` does; see [`LargePool::try_take`].
     pub fn take(&self, len: usize) -> PooledBuf {
+        match self.take_with(len, |cap| Ok::<_, Infallible>(RawBuf::new(cap))) {
+            Ok(buf) => buf,
+            Err(never) => match never {},
+        }
+    }
+
+    /// Like [`take`](Self::take), but an allocation failure is an error, not an abort: what a
+    /// server wants when a client announces a 512 MB bulk.
+    pub fn try_take(&self, len: usize) -> Result<PooledBuf, TryReserveError> {
+        self.take_with(len, RawBuf::try_new)
+    }
+
+    fn take_with<E>(
+        &self,
+        len: usize,
+        alloc: impl FnOnce(usize) -> Result<RawBuf, E>,
+    ) -> Result<PooledBuf, E> {
         let inner = &*self.inner;
         let raw = match len {
-            MIN_CLASS.. => match inner.classes.get(class_index(len)) {
-                Some(list) if len <= MAX_CLASS => {
-                    let popped = lock(list).pop();
-                    match popped {
-                        Some(raw) => {
-                            inner.idle.fetch_sub(raw.capacity(), Ordering::Relaxed);
-                            inner.hits.fetch_add(1, Ordering::Relaxed);
-                            raw
-                        }
-                        None => {
-                            inner.misses.fetch_add(1, Ordering::Relaxed);
-                            RawBuf::new(class_size(class_index(len)))
-                        }
+            MIN_CLASS..=MAX_CLASS if class_index(len) < inner.classes.len() => {
+                let class = class_index(len);
+                let popped = lock(&inner.classes[class]).pop();
+                match popped {
+                    Some(raw) => {
+                        inner.idle.fetch_sub(raw.capacity(), Ordering::Relaxed);
+                        inner.hits.fetch_add(1, Ordering::Relaxed);
+                        raw
+                    }
+                    None => {
+                        inner.misses.fetch_add(1, Ordering::Relaxed);
+                        alloc(class_size(class))?
                     }
                 }
-                _ => RawBuf::new(len),
-            },
-            _ => RawBuf::new(len),
+            }
+            _ => alloc(len)?,
         };
         inner.in_use.fetch_add(raw.capacity(), Ordering::Relaxed);
-        PooledBuf { lease: Lease { raw, pool: Arc::clone(&self.inner) }, len, filled: 0 }
+        Ok(PooledBuf { lease: Lease { raw, pool: Arc::clone(&self.inner) }, len, filled: 0 })
     }
 
     /// Frees every idle buffer; returns the bytes released.
@@ -575,6 +594,14 @@ mod tests {
         let s = pool.stats();
         assert_eq!(s.in_use_bytes, 0);
         assert!(s.idle_bytes <= s.cap_bytes);
+    }
+
+    #[test]
+    fn try_take_reports_an_impossible_size() {
+        let pool = LargePool::new(64 * KIB);
+        assert!(pool.try_take(usize::MAX).is_err());
+        assert_eq!(pool.try_take(20 * KIB).unwrap().capacity(), 20 * KIB);
+        assert_eq!(pool.stats().in_use_bytes, 0);
     }
 
     #[test]
