@@ -21,7 +21,11 @@
 //! - The bytes idle in a pool never exceed its cap; buffers of other sizes are freed on return.
 //! - The pool is thread-safe: a buffer taken on one thread may be frozen, cloned and dropped on
 //!   any; a frozen buffer outlives the `LargePool` handle that lent it.
-//! - All `unsafe` is in `alloc.rs` (the raw buffer) and the `BufMut` impl; it runs under Miri
+//! - [`LargePool::try_take`] reports an allocation failure as an error instead of aborting (a
+//!   client may announce a 512 MB bulk).
+//! - Raw allocation and raw views are in `alloc.rs` only (the crate's `clippy.toml` enforces
+//!   it); the pool adds only the `unsafe` that declares bytes written (`BufMut`,
+//!   [`PooledBuf::assume_filled`]). The crate runs under Miri
 //!   (`cargo +nightly miri test -p karst-mem`) and the return path has loom models
 //!   (`RUSTFLAGS="--cfg karst_loom" cargo test -p karst-mem --release --lib loom`).
 //!

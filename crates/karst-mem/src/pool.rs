@@ -605,6 +605,13 @@ mod tests {
     }
 
     #[test]
+    fn handles_stay_small() {
+        // A pointer + length + watermark, the pool's `Arc`, and two lengths.
+        assert_eq!(size_of::<PooledBuf>(), 6 * size_of::<usize>());
+        assert_eq!(size_of::<Frozen>(), 5 * size_of::<usize>());
+    }
+
+    #[test]
     fn send_sync() {
         fn assert<T: Send + Sync>() {}
         assert::<LargePool>();
