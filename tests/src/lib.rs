@@ -29,9 +29,7 @@ impl TestServer {
 
     /// A server whose configuration `tweak` adjusts first.
     pub fn with(tweak: impl FnOnce(&mut Config)) -> TestServer {
-        let mut config = Config::default();
-        config.port = 0;
-        config.threads = 2;
+        let mut config = Config { port: 0, threads: 2, ..Config::default() };
         tweak(&mut config);
         let handle = Server::new(config, karst_store::Store::new()).start().expect("server starts");
         let addr = handle.local_addr();
@@ -156,7 +154,11 @@ impl Wire {
             match self.stream.read(&mut chunk) {
                 Ok(0) => return true,
                 Ok(_) => {}
-                Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) => {}
                 Err(_) => return true,
             }
         }
@@ -179,7 +181,10 @@ pub fn encode(args: &[&str]) -> Vec<u8> {
 pub fn text(f: &Frame) -> String {
     match f {
         Frame::Verbatim { text, .. } => String::from_utf8_lossy(text).into_owned(),
-        other => other.as_bytes().map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_else(|| format!("{other:?}")),
+        other => other
+            .as_bytes()
+            .map(|b| String::from_utf8_lossy(b).into_owned())
+            .unwrap_or_else(|| format!("{other:?}")),
     }
 }
 
@@ -189,7 +194,11 @@ pub fn tool(name: &str) -> Option<std::path::PathBuf> {
     if p.exists() {
         return Some(p);
     }
-    std::env::var_os("PATH")?.to_str()?.split(':').map(|d| std::path::Path::new(d).join(name)).find(|p| p.exists())
+    std::env::var_os("PATH")?
+        .to_str()?
+        .split(':')
+        .map(|d| std::path::Path::new(d).join(name))
+        .find(|p| p.exists())
 }
 
 /// Resident memory of this process in bytes (the in-process server included).

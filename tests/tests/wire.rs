@@ -93,7 +93,10 @@ fn every_protocol_error_replies_and_closes() {
 
 #[test]
 fn a_two_gigabyte_bulk_header_is_refused() {
-    protocol_error(b"*2\r\n$3\r\nSET\r\n$2147483648\r\n", b"-ERR Protocol error: invalid bulk length\r\n");
+    protocol_error(
+        b"*2\r\n$3\r\nSET\r\n$2147483648\r\n",
+        b"-ERR Protocol error: invalid bulk length\r\n",
+    );
 }
 
 #[test]
@@ -127,7 +130,7 @@ fn large_payloads_are_received_out_of_line() {
         }
         let reply = w.frame();
         assert_eq!(reply.as_bytes().map(|b| b.len()), Some(len));
-        assert_eq!(reply.as_bytes().map(|b| &b[..] == &payload[..]), Some(true));
+        assert_eq!(reply.as_bytes().map(|b| b[..] == payload[..]), Some(true));
         w.expect(b"+PONG\r\n");
     }
 }
@@ -241,7 +244,11 @@ fn client_subcommands() {
     a.expect(b"-ERR Unrecognized option 'color'\r\n");
     let list = text(&a.call(&["CLIENT", "LIST"]));
     assert_eq!(list.lines().count(), 2, "{list}");
-    assert!(list.contains(&format!("id={a_id} ")) && list.contains("name=alpha") && list.contains("lib-name=redis-py"));
+    assert!(
+        list.contains(&format!("id={a_id} "))
+            && list.contains("name=alpha")
+            && list.contains("lib-name=redis-py")
+    );
     let info = text(&a.call(&["CLIENT", "INFO"]));
     assert!(info.starts_with(&format!("id={a_id} ")), "{info}");
     let one = text(&a.call(&["CLIENT", "LIST", "ID", &b_id.to_string()]));
@@ -328,7 +335,20 @@ fn server_commands() {
     let server = TestServer::start();
     let mut w = server.wire();
     let info = text(&w.call(&["INFO"]));
-    for needle in ["# Server", "redis_version:7.0.15", "karst_version:", "# Clients", "connected_clients:1", "# Memory", "# Persistence", "# Stats", "# Replication", "role:master", "# CPU", "# Keyspace"] {
+    for needle in [
+        "# Server",
+        "redis_version:7.0.15",
+        "karst_version:",
+        "# Clients",
+        "connected_clients:1",
+        "# Memory",
+        "# Persistence",
+        "# Stats",
+        "# Replication",
+        "role:master",
+        "# CPU",
+        "# Keyspace",
+    ] {
         assert!(info.contains(needle), "INFO lacks {needle}");
     }
     let repl = text(&w.call(&["INFO", "replication"]));
@@ -351,7 +371,9 @@ fn server_commands() {
     assert_eq!(all.len(), n as usize);
     let Frame::Array(info) = w.call(&["COMMAND", "INFO", "ping", "nosuch"]) else { panic!() };
     assert_eq!(info.len(), 2);
-    assert!(matches!(&info[0], Frame::Array(e) if e.len() == 10 && text(&e[0]) == "ping" && e[1] == Frame::Integer(-1)));
+    assert!(
+        matches!(&info[0], Frame::Array(e) if e.len() == 10 && text(&e[0]) == "ping" && e[1] == Frame::Integer(-1))
+    );
     assert!(info[1].is_null());
     w.cmd(&["COMMAND", "GETKEYS", "nosuch"]);
     w.expect(b"-ERR Invalid command specified\r\n");
@@ -518,7 +540,11 @@ fn a_million_element_multibulk_header_stays_bounded() {
 }
 
 /// Sends a pipeline of `n` ECHO requests of `size` bytes from a thread and never reads.
-fn never_reading_client(server: &TestServer, n: usize, size: usize) -> (Wire, thread::JoinHandle<()>) {
+fn never_reading_client(
+    server: &TestServer,
+    n: usize,
+    size: usize,
+) -> (Wire, thread::JoinHandle<()>) {
     let w = server.wire();
     let mut s = w.stream.try_clone().unwrap();
     let value = "v".repeat(size);
@@ -536,7 +562,8 @@ fn never_reading_client(server: &TestServer, n: usize, size: usize) -> (Wire, th
 #[test]
 fn a_client_that_never_reads_is_disconnected_at_the_output_limit() {
     let server = TestServer::with(|c| {
-        c.client_output_buffer_limit[0] = karst_net::OutputLimit { hard: 4 << 20, soft: 2 << 20, soft_seconds: 1 };
+        c.client_output_buffer_limit[0] =
+            karst_net::OutputLimit { hard: 4 << 20, soft: 2 << 20, soft_seconds: 1 };
     });
     let (mut w, writer) = never_reading_client(&server, 20_000, 10_000);
     let mut other = server.wire();

@@ -1,6 +1,6 @@
 //! Connection and server commands: the ones the store hands back with `Outcome::Connection`
 //! because they act on the connection or the server (HELLO, AUTH, CLIENT, CONFIG, INFO,
-//! COMMAND, QUIT, RESET, SHUTDOWN, SLOWLOG, FUNCTION, DBSIZE, TIME, LASTSAVE, MEMORY).
+//! COMMAND, QUIT, RESET, SHUTDOWN, SLOWLOG, FUNCTION).
 //!
 //! Errors use Redis 7's wording.
 
@@ -13,7 +13,7 @@ use karst_store::{CommandSpec, Flags, Session, commands, lookup};
 use crate::config::{self, OPTIONS, glob_match};
 use crate::conn::{ConnState, Flow};
 use crate::info;
-use crate::shared::{ClientInfo, unix_time};
+use crate::shared::ClientInfo;
 
 /// The Redis version karst reports to clients, which parse it to pick features.
 pub const REDIS_VERSION: &str = "7.0.15";
@@ -45,18 +45,6 @@ pub(crate) fn run(
         "shutdown" => return shutdown(st, args, out),
         "slowlog" => slowlog(st, args, out),
         "function" => function(args, out),
-        "dbsize" => {
-            // The engine does not expose key counts yet (Store::dbsize is requested).
-            out.integer(0);
-        }
-        "time" => {
-            let (secs, micros) = unix_time();
-            out.array(2);
-            out.bulk(secs.to_string());
-            out.bulk(micros.to_string());
-        }
-        "lastsave" => out.integer(st.shared.started_unix as i64),
-        "memory" => memory(args, out),
         _ => out.error(format!("ERR unknown command '{}'", spec.name)),
     }
     Flow::Continue
@@ -649,13 +637,14 @@ fn config_set(st: &mut ConnState, args: Args<'_>, out: &mut Output) {
     }
     *st.shared.config.write() = next.clone();
     st.shared.config_epoch.fetch_add(1, Relaxed);
+    crate::shared::apply_to_store(&st.shared.store, &next);
     for hook in st.shared.config_hooks.lock().iter() {
         hook(&st.shared.store, &next);
     }
     out.ok();
 }
 
-// --- INFO, SLOWLOG, FUNCTION, MEMORY -------------------------------------------------------------
+// --- INFO, SLOWLOG, FUNCTION -------------------------------------------------------------
 
 fn info_cmd(st: &mut ConnState, args: Args<'_>, out: &mut Output) {
     let sections: Vec<String> =
@@ -732,19 +721,6 @@ fn function(args: Args<'_>, out: &mut Output) {
             out.map(0);
         }
         _ => unknown_subcommand(args, "FUNCTION", out),
-    }
-}
-
-fn memory(args: Args<'_>, out: &mut Output) {
-    let sub = args.get(1).unwrap_or_default().to_ascii_uppercase();
-    match sub.as_slice() {
-        // The engine does not report per-key memory yet (Store::memory_usage is requested).
-        b"USAGE" if args.len() == 3 || (args.len() == 5 && is(args.get(3), "SAMPLES")) => out.null(),
-        b"USAGE" => out.error("ERR syntax error"),
-        b"DOCTOR" => out.verbatim(b"txt", b"Hi Sam, I can't find any memory issue in your instance. I can only account for what occurs on this base."),
-        b"PURGE" => out.ok(),
-        b"MALLOC-STATS" => out.verbatim(b"txt", b"Stats not supported for the current allocator"),
-        _ => unknown_subcommand(args, "MEMORY", out),
     }
 }
 

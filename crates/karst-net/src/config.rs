@@ -39,6 +39,8 @@ pub struct Config {
     pub maxmemory: u64,
     /// `maxmemory-policy`
     pub maxmemory_policy: String,
+    /// `maxmemory-samples`: keys sampled per eviction.
+    pub maxmemory_samples: usize,
     /// `maxclients`
     pub maxclients: usize,
     /// `timeout`: idle seconds before a client is closed, 0 = never.
@@ -83,6 +85,7 @@ impl Default for Config {
             requirepass: String::new(),
             maxmemory: 0,
             maxmemory_policy: "noeviction".to_string(),
+            maxmemory_samples: 5,
             maxclients: 10000,
             timeout: 0,
             tcp_keepalive: 300,
@@ -192,23 +195,26 @@ pub static OPTIONS: &[ConfigOption] = &[
         help: "what to do at maxmemory: noeviction, allkeys-lru, allkeys-lfu, allkeys-random, volatile-lru, volatile-lfu, volatile-random, volatile-ttl",
         get: |c| c.maxmemory_policy.clone(),
         set: |c, v| {
-            const POLICIES: &[&str] = &[
-                "noeviction",
-                "allkeys-lru",
-                "allkeys-lfu",
-                "allkeys-random",
-                "volatile-lru",
-                "volatile-lfu",
-                "volatile-random",
-                "volatile-ttl",
-                "allkeys-s3fifo",
-                "allkeys-sieve",
-            ];
-            let v = v.to_ascii_lowercase();
-            if !POLICIES.contains(&v.as_str()) {
+            let Ok(policy) = v.parse::<karst_store::Policy>() else {
                 return Err("argument(s) must be one of the following: volatile-lru, volatile-lfu, volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction".into());
-            }
+            };
+            let v = policy.name().to_string();
             c.maxmemory_policy = v;
+            Ok(())
+        },
+    },
+    ConfigOption {
+        name: "maxmemory-samples",
+        mutable: true,
+        default: "5",
+        help: "keys sampled per eviction by the approximated LRU, LFU and TTL policies",
+        get: |c| c.maxmemory_samples.to_string(),
+        set: |c, v| {
+            let n: usize = parse_int(v)?;
+            if n == 0 || n > 64 {
+                return Err("argument must be between 1 and 64 inclusive".into());
+            }
+            c.maxmemory_samples = n;
             Ok(())
         },
     },
@@ -363,7 +369,7 @@ pub static OPTIONS: &[ConfigOption] = &[
                     "pubsub" => 2,
                     _ => {
                         return Err(
-                            "Invalid client class specified in buffer limit configuration.".into()
+                            "Invalid client class specified in buffer limit configuration.".into(),
                         );
                     }
                 };
@@ -455,7 +461,9 @@ pub static OPTIONS: &[ConfigOption] = &[
                 "reuseport" => ThreadModel::ReusePort,
                 "shared" => ThreadModel::Shared,
                 _ => {
-                    return Err("argument(s) must be one of the following: reuseport, shared".into());
+                    return Err(
+                        "argument(s) must be one of the following: reuseport, shared".into()
+                    );
                 }
             };
             Ok(())

@@ -107,6 +107,7 @@ fn section_text(shared: &Shared, section: &str, out: &mut String) {
     title(out, section);
     let stats = &shared.stats;
     let config = shared.config.read().clone();
+    let engine = || shared.store.stats();
     match section {
         "server" => {
             let uptime = shared.started.elapsed().as_secs();
@@ -150,15 +151,20 @@ fn section_text(shared: &Shared, section: &str, out: &mut String) {
         }
         "memory" => {
             let rss = rss_bytes();
-            // The engine's own byte count is not exposed yet; RSS stands in for used_memory.
-            field!(out, "used_memory", rss);
-            field!(out, "used_memory_human", human_bytes(rss));
+            let used = shared.store.used_memory();
+            field!(out, "used_memory", used);
+            field!(out, "used_memory_human", human_bytes(used));
             field!(out, "used_memory_rss", rss);
             field!(out, "used_memory_rss_human", human_bytes(rss));
             field!(out, "maxmemory", config.maxmemory);
             field!(out, "maxmemory_human", human_bytes(config.maxmemory));
             field!(out, "maxmemory_policy", config.maxmemory_policy);
-            field!(out, "mem_fragmentation_ratio", "1.00");
+            field!(out, "maxmemory_samples", config.maxmemory_samples);
+            field!(
+                out,
+                "mem_fragmentation_ratio",
+                format!("{:.2}", rss as f64 / used.max(1) as f64)
+            );
             field!(out, "mem_allocator", "mimalloc");
             field!(out, "lazyfree_pending_objects", 0);
         }
@@ -173,8 +179,8 @@ fn section_text(shared: &Shared, section: &str, out: &mut String) {
             field!(out, "aof_rewrite_in_progress", 0);
         }
         "stats" => {
-            let (t, ops, _) = *stats.ops_sample.lock();
-            let _ = t;
+            let (_, ops, _) = *stats.ops_sample.lock();
+            let e = engine();
             field!(
                 out,
                 "total_connections_received",
@@ -185,11 +191,11 @@ fn section_text(shared: &Shared, section: &str, out: &mut String) {
             field!(out, "total_net_input_bytes", stats.total_net_input_bytes.load(Relaxed));
             field!(out, "total_net_output_bytes", stats.total_net_output_bytes.load(Relaxed));
             field!(out, "rejected_connections", stats.rejected_connections.load(Relaxed));
-            field!(out, "expired_keys", 0);
-            field!(out, "evicted_keys", 0);
+            field!(out, "expired_keys", e.expired_keys);
+            field!(out, "evicted_keys", e.evicted_keys);
             field!(out, "evicted_clients", 0);
-            field!(out, "keyspace_hits", 0);
-            field!(out, "keyspace_misses", 0);
+            field!(out, "keyspace_hits", e.keyspace_hits);
+            field!(out, "keyspace_misses", e.keyspace_misses);
             field!(out, "pubsub_channels", 0);
             field!(out, "pubsub_patterns", 0);
             field!(out, "total_error_replies", stats.total_error_replies.load(Relaxed));
@@ -233,8 +239,15 @@ fn section_text(shared: &Shared, section: &str, out: &mut String) {
         "cluster" => {
             field!(out, "cluster_enabled", 0);
         }
-        // modules, errorstats: nothing to list; keyspace: the engine does not expose per-database
-        // key counts yet.
+        "keyspace" => {
+            let e = engine();
+            for (db, (keys, expires)) in e.keys.iter().zip(&e.expires).enumerate() {
+                if *keys > 0 {
+                    let _ = write!(out, "db{db}:keys={keys},expires={expires},avg_ttl=0\r\n");
+                }
+            }
+        }
+        // modules, errorstats: nothing to list.
         _ => {}
     }
 }

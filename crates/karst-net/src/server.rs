@@ -52,7 +52,8 @@ impl Server {
         self
     }
 
-    /// Runs `work` `hz` times a second on every loop thread (the store's active expiry).
+    /// Runs `work` `hz` times a second on every loop thread, after the store's active expiry
+    /// cycle (which always runs).
     pub fn periodic(mut self, work: impl Fn(&Store) + Send + Sync + 'static) -> Server {
         self.periodic = Some(Box::new(work));
         self
@@ -63,6 +64,7 @@ impl Server {
     pub fn start(self) -> io::Result<ServerHandle> {
         let config = self.config.clone();
         let shared = Arc::new(Shared::new(self.store, self.config));
+        crate::shared::apply_to_store(&shared.store, &config);
         for hook in &self.hooks {
             hook(&shared.store, &config);
         }
@@ -249,7 +251,12 @@ async fn loop_main(shared: Arc<Shared>, listeners: Vec<StdListener>, first: bool
     }
 }
 
+/// Keys the active expiry cycle may delete per tick and loop thread. With the default `hz` 10
+/// and two threads that is up to 4000 keys a second, on top of lazy expiry on access.
+const EXPIRE_BUDGET: usize = 200;
+
 fn periodic(shared: &Shared, first: bool) {
+    shared.store.active_expire_cycle(EXPIRE_BUDGET);
     let work = shared.periodic.lock().clone();
     if let Some(work) = work {
         work(&shared.store);

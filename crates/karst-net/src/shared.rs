@@ -210,6 +210,15 @@ impl Shared {
     }
 }
 
+/// Applies the options the engine owns (maxmemory, policy, samples) to the store.
+pub(crate) fn apply_to_store(store: &Store, config: &Config) {
+    store.set_maxmemory(config.maxmemory);
+    if let Ok(policy) = config.maxmemory_policy.parse::<karst_store::Policy>() {
+        store.set_maxmemory_policy(policy);
+    }
+    store.set_maxmemory_samples(config.maxmemory_samples);
+}
+
 /// Seconds and microseconds since the Unix epoch.
 pub fn unix_time() -> (u64, u64) {
     let d = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();

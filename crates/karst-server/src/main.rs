@@ -24,13 +24,9 @@ fn cli() -> Command {
     let mut cmd = Command::new("karst-server")
         .version(env!("CARGO_PKG_VERSION"))
         .about("A Redis-compatible in-memory key-value server. Options use Redis's names.")
-        .arg(
-            Arg::new("config")
-                .long("config")
-                .short('c')
-                .value_name("FILE")
-                .help("TOML configuration file with Redis option names (port = 6380, maxmemory = \"1gb\")"),
-        )
+        .arg(Arg::new("config").long("config").short('c').value_name("FILE").help(
+            "TOML configuration file with Redis option names (port = 6380, maxmemory = \"1gb\")",
+        ))
         .arg(Arg::new("config-file").value_name("FILE").hide(true));
     for o in OPTIONS {
         let help = if o.default.is_empty() {
@@ -38,7 +34,9 @@ fn cli() -> Command {
         } else {
             format!("{} [default: {}]", o.help, o.default)
         };
-        cmd = cmd.arg(Arg::new(o.name).long(o.name).value_name("VALUE").action(ArgAction::Set).help(help));
+        cmd = cmd.arg(
+            Arg::new(o.name).long(o.name).value_name("VALUE").action(ArgAction::Set).help(help),
+        );
     }
     cmd
 }
@@ -47,7 +45,8 @@ fn cli() -> Command {
 fn load_config() -> Result<Config, String> {
     let matches = cli().get_matches();
     let mut config = Config::default();
-    let file = matches.get_one::<String>("config").or_else(|| matches.get_one::<String>("config-file"));
+    let file =
+        matches.get_one::<String>("config").or_else(|| matches.get_one::<String>("config-file"));
     if let Some(path) = file {
         let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
         let table: toml::Table = text.parse().map_err(|e| format!("{path}: {e}"))?;
@@ -104,9 +103,12 @@ fn main() -> ExitCode {
     if config.logfile.is_empty() {
         use std::io::IsTerminal as _;
         let ansi = std::io::stderr().is_terminal();
-        registry.with(tracing_subscriber::fmt::layer().with_ansi(ansi).with_writer(std::io::stderr)).init();
+        registry
+            .with(tracing_subscriber::fmt::layer().with_ansi(ansi).with_writer(std::io::stderr))
+            .init();
     } else {
-        let file = match std::fs::OpenOptions::new().create(true).append(true).open(&config.logfile) {
+        let file = match std::fs::OpenOptions::new().create(true).append(true).open(&config.logfile)
+        {
             Ok(f) => f,
             Err(e) => {
                 eprintln!("karst-server: cannot open logfile {}: {e}", config.logfile);
@@ -114,13 +116,27 @@ fn main() -> ExitCode {
             }
         };
         registry
-            .with(tracing_subscriber::fmt::layer().with_ansi(false).with_writer(std::sync::Mutex::new(file)))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_ansi(false)
+                    .with_writer(std::sync::Mutex::new(file)),
+            )
             .init();
     }
 
-    // The engine's settings (shards, maxmemory, policy) are applied here once the store exposes
-    // them; until then the values are kept in the configuration and shown by CONFIG GET.
-    let store = Store::new();
+    // Signal handlers go in before the server announces itself, so a SIGTERM sent right after
+    // the start-up line is never the default (fatal) one.
+    let (signal_rt, mut term, mut int) = match install_signals() {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("karst-server: cannot install signal handlers: {e}");
+            return ExitCode::from(1);
+        }
+    };
+
+    // Shards and databases are fixed at start; maxmemory and its policy are applied by the
+    // server at start and on every CONFIG SET.
+    let store = Store::builder().shards(config.shards).databases(config.databases).build();
     let server = Server::new(config.clone(), store).on_config_change(move |_store, c| {
         let _ = reload.modify(|f| *f = filter_for(&c.loglevel));
     });
@@ -128,7 +144,11 @@ fn main() -> ExitCode {
         Ok(h) => h,
         Err(e) => {
             tracing::error!("cannot listen on {}:{}: {e}", config.bind.join(" "), config.port);
-            eprintln!("karst-server: cannot listen on {}:{}: {e}", config.bind.join(" "), config.port);
+            eprintln!(
+                "karst-server: cannot listen on {}:{}: {e}",
+                config.bind.join(" "),
+                config.port
+            );
             return ExitCode::from(1);
         }
     };
@@ -146,16 +166,7 @@ fn main() -> ExitCode {
 
     let stopper = handle.stopper();
     let signals = std::thread::Builder::new().name("karst-signals".into()).spawn(move || {
-        let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
-            return;
-        };
-        rt.block_on(async {
-            use tokio::signal::unix::{SignalKind, signal};
-            let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt()))
-            else {
-                tracing::warn!("cannot install signal handlers");
-                return std::future::pending().await;
-            };
+        signal_rt.block_on(async {
             let name = tokio::select! {
                 _ = term.recv() => "SIGTERM",
                 _ = int.recv() => "SIGINT",
@@ -170,6 +181,18 @@ fn main() -> ExitCode {
     handle.wait();
     tracing::info!("karst-server is now ready to exit, bye bye");
     ExitCode::SUCCESS
+}
+
+type Signals = (tokio::runtime::Runtime, tokio::signal::unix::Signal, tokio::signal::unix::Signal);
+
+fn install_signals() -> std::io::Result<Signals> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let (term, int) = {
+        let _guard = rt.enter();
+        (signal(SignalKind::terminate())?, signal(SignalKind::interrupt())?)
+    };
+    Ok((rt, term, int))
 }
 
 /// Warns when the open-files limit cannot hold `maxclients` connections.

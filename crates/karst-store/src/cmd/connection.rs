@@ -50,12 +50,4 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     conn("slowlog", -2, Flags::NONE, &["admin", "slow", "dangerous"]),
     // FUNCTION FLUSH [ASYNC|SYNC]|LIST|STATS
     conn("function", -2, Flags::NONE, &["slow", "scripting"]),
-    // DBSIZE
-    conn("dbsize", 1, Flags::READONLY.with(Flags::FAST), &["keyspace", "read", "fast"]),
-    // TIME
-    conn("time", 1, Flags::FAST, &["fast"]),
-    // LASTSAVE
-    conn("lastsave", 1, Flags::FAST, &["admin", "fast", "dangerous"]),
-    // MEMORY USAGE key [SAMPLES count]|DOCTOR|PURGE|MALLOC-STATS
-    conn("memory", -2, Flags::READONLY, &["slow"]),
 ];
