@@ -2,8 +2,10 @@
 //! must be the same frame (RESP3 on both sides, error texts included).
 //!
 //! Scripts live in `tests/differential/*.redis`: one command per line in redis-cli's quoting, `#`
-//! starts a comment, and a line starting with `~` runs on both sides without comparing replies
-//! (for replies that depend on time or randomness). Each script starts on empty databases.
+//! starts a comment, a line starting with `~` runs on both sides without comparing replies (for
+//! replies that depend on time or randomness), and one starting with `@unordered` compares an
+//! array reply as a multiset (KEYS, SMEMBERS: Redis leaves their order unspecified). Each script
+//! starts on empty databases.
 //!
 //! karst runs embedded (`Store::dispatch` with one session per script, so SELECT carries over);
 //! the network-layer tests run the same scripts against a started karst-server.
@@ -128,6 +130,17 @@ fn show(args: &[Vec<u8>]) -> String {
     args.iter().map(|a| String::from_utf8_lossy(a).into_owned()).collect::<Vec<_>>().join(" ")
 }
 
+/// Sorts the elements of an array reply by their RESP encoding.
+fn sort_array(frame: &mut Frame) {
+    if let Frame::Array(items) | Frame::Set(items) = frame {
+        items.sort_by_key(|f| {
+            let mut buf = BytesMut::new();
+            f.write_to(&mut buf);
+            buf
+        });
+    }
+}
+
 /// Runs one script on both sides; returns the mismatches.
 fn run_script(redis: &mut Redis, name: &str, text: &str) -> Vec<String> {
     redis.call(&[b"FLUSHALL".to_vec()]);
@@ -143,9 +156,17 @@ fn run_script(redis: &mut Redis, name: &str, text: &str) -> Vec<String> {
             Some(rest) => (false, rest.trim()),
             None => (true, line),
         };
+        let (unordered, line) = match line.strip_prefix("@unordered") {
+            Some(rest) => (true, rest.trim()),
+            None => (false, line),
+        };
         let args = split_line(line);
-        let want = redis.call(&args);
-        let got = karst.call(&args);
+        let mut want = redis.call(&args);
+        let mut got = karst.call(&args);
+        if unordered {
+            sort_array(&mut want);
+            sort_array(&mut got);
+        }
         if compare && got != want {
             mismatches.push(format!(
                 "{name}:{}: {}\n    redis: {want:?}\n    karst: {got:?}",
@@ -254,11 +275,9 @@ fn random_sequences_match_redis() {
     for seed in 1..=20u64 {
         let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
         let script: Vec<String> = (0..300).map(|_| random_command(&mut rng)).collect();
-        // KEYS order is not specified: compare it as a set by sorting both sides… simplest is to
-        // leave it uncompared here; the scripts check KEYS on single matches.
         let text: String = script
             .iter()
-            .map(|c| if c.starts_with("KEYS") { format!("~{c}\n") } else { format!("{c}\n") })
+            .map(|c| if c.starts_with("KEYS") { format!("@unordered {c}\n") } else { format!("{c}\n") })
             .collect();
         let mismatches = run_script(&mut redis, &format!("seed {seed}"), &text);
         assert!(
