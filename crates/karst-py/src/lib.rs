@@ -138,6 +138,8 @@ struct Completion {
     ok: bool,
     error: Option<String>,
     per_key: Option<Vec<bool>>,
+    /// GET only: bytes written per key (None for a miss or a value that did not fit).
+    lens: Option<Vec<Option<usize>>>,
     /// Held until drained, so the caller's memory outlives the I/O.
     _bufs: Vec<Buf>,
 }
@@ -200,6 +202,7 @@ fn worker(client: Arc<Client>, rx: Arc<Mutex<Receiver<Job>>>, shared: Arc<Shared
 
 fn run_job(client: &Client, job: Job) -> Completion {
     let Job { id, kind, keys, bufs } = job;
+    let mut lens = None;
     let (ok, error, per_key) = match kind {
         Kind::Get => {
             // SAFETY: `bufs` holds every export until the completion is drained, and the caller
@@ -209,6 +212,8 @@ fn run_job(client: &Client, job: Job) -> Completion {
             match client.get_many_into(&keys, &mut slices) {
                 Ok(results) => {
                     let mut error = None;
+                    lens =
+                        Some(results.iter().map(|r| r.as_ref().ok().copied().flatten()).collect());
                     let hits = results
                         .into_iter()
                         .map(|r| match r {
@@ -243,7 +248,7 @@ fn run_job(client: &Client, job: Job) -> Completion {
             Err(e) => (false, Some(e.to_string()), None),
         },
     };
-    Completion { id, ok, error, per_key, _bufs: bufs }
+    Completion { id, ok, error, per_key, lens, _bufs: bufs }
 }
 
 /// A pooled client of a Redis-compatible server (karst-server, redis-server, Valkey) or of a
@@ -306,6 +311,28 @@ impl RedisClient {
             }
             None => Err(KarstError::new_err("the client is closed")),
         }
+    }
+}
+
+impl RedisClient {
+    fn drain<'py>(&self, py: Python<'py>, with_lengths: bool) -> PyResult<Bound<'py, PyList>> {
+        self.shared.efd.reset();
+        let done = std::mem::take(&mut *self.shared.done.lock().unwrap_or_else(|p| p.into_inner()));
+        let list = PyList::empty(py);
+        for c in done {
+            let per_key = c.per_key.map(|v| PyList::new(py, v)).transpose()?;
+            let mut fields = vec![
+                c.id.into_pyobject(py)?.into_any(),
+                pyo3::types::PyBool::new(py, c.ok).to_owned().into_any(),
+                c.error.into_pyobject(py)?.into_any(),
+                per_key.into_pyobject(py)?.into_any(),
+            ];
+            if with_lengths {
+                fields.push(c.lens.into_pyobject(py)?.into_any());
+            }
+            list.append(PyTuple::new(py, fields)?)?;
+        }
+        Ok(list)
     }
 }
 
@@ -529,7 +556,11 @@ impl RedisClient {
     /// Runs any command and returns its reply as Python values (str for simple strings, bytes
     /// for bulk strings, int, float, bool, None, list, dict). An error reply raises
     /// ResponseError.
-    fn command<'py>(&self, py: Python<'py>, args: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    fn command<'py>(
+        &self,
+        py: Python<'py>,
+        args: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         let args = keys_of(args)?;
         let client = self.client()?;
         let frame = py.detach(|| client.command(&args)).map_err(to_py)?;
@@ -616,23 +647,13 @@ impl RedisClient {
     /// Every finished batch as `(future_id, ok, error, per_key_bools_or_None)`; their buffers
     /// are released.
     fn drain_completions<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        self.shared.efd.reset();
-        let done = std::mem::take(&mut *self.shared.done.lock().unwrap_or_else(|p| p.into_inner()));
-        let list = PyList::empty(py);
-        for c in done {
-            let per_key = c.per_key.map(|v| PyList::new(py, v)).transpose()?;
-            let t = PyTuple::new(
-                py,
-                [
-                    c.id.into_pyobject(py)?.into_any(),
-                    pyo3::types::PyBool::new(py, c.ok).to_owned().into_any(),
-                    c.error.into_pyobject(py)?.into_any(),
-                    per_key.into_pyobject(py)?.into_any(),
-                ],
-            )?;
-            list.append(t)?;
-        }
-        Ok(list)
+        self.drain(py, false)
+    }
+
+    /// Like `drain_completions`, with a fifth field: for GETs, the bytes written per key (None
+    /// for a miss), so a partly filled chunk can be trimmed; None for other batches.
+    fn drain_completions_with_lengths<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        self.drain(py, true)
     }
 
     /// Waits for queued batches to finish, stops the workers and closes the client. Completions
@@ -677,7 +698,9 @@ fn frame_to_py(py: Python<'_>, frame: karst_client::Frame) -> PyResult<Bound<'_,
     use karst_client::Frame;
     Ok(match frame {
         Frame::Simple(s) => PyString::new(py, &String::from_utf8_lossy(&s)).into_any(),
-        Frame::Error(e) => return Err(ResponseError::new_err(String::from_utf8_lossy(&e).into_owned())),
+        Frame::Error(e) => {
+            return Err(ResponseError::new_err(String::from_utf8_lossy(&e).into_owned()));
+        }
         Frame::Integer(n) => n.into_pyobject(py)?.into_any(),
         Frame::Bulk(b) | Frame::BigNumber(b) => PyBytes::new(py, &b).into_any(),
         Frame::Verbatim { text, .. } => PyBytes::new(py, &text).into_any(),

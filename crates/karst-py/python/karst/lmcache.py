@@ -144,7 +144,7 @@ class KarstConnector(_ConnectorBase):
         return loop
 
     def _on_completions(self) -> None:
-        for future_id, ok, error, per_key in self.client.drain_completions():
+        for future_id, ok, error, per_key, lengths in self.client.drain_completions_with_lengths():
             entry = self._pending.pop(future_id, None)
             if entry is None:
                 continue
@@ -152,11 +152,11 @@ class KarstConnector(_ConnectorBase):
             if fut.done():
                 continue
             if ok or per_key is not None:
-                fut.set_result((ok, error, per_key))
+                fut.set_result((ok, error, per_key, lengths))
             else:
                 fut.set_exception(RuntimeError(f"karst batch failed: {error}"))
 
-    async def _run(self, submit: Any, keys: List[str], views: Any, keepalive: Any) -> Tuple[bool, Optional[str], Optional[List[bool]]]:
+    async def _run(self, submit: Any, keys: List[str], views: Any, keepalive: Any) -> Tuple[bool, Optional[str], Optional[List[bool]], Optional[List[Optional[int]]]]:
         loop = self._ensure_reader()
         fut = loop.create_future()
         # Submitting and registering happen in one step on the loop thread, so a completion
@@ -168,7 +168,7 @@ class KarstConnector(_ConnectorBase):
     # --- single keys ---------------------------------------------------------------------------
 
     async def exists(self, key: Any) -> bool:
-        _, _, hits = await self._run(self.client.submit_batch_exists, [_key(key)], None, None)
+        _, _, hits, _ = await self._run(self.client.submit_batch_exists, [_key(key)], None, None)
         return bool(hits and hits[0])
 
     def exists_sync(self, key: Any) -> bool:
@@ -217,7 +217,7 @@ class KarstConnector(_ConnectorBase):
             objs.append(obj)
         views = [_view(o) for o in objs]
         try:
-            ok, error, hits = await self._run(
+            ok, error, hits, lengths = await self._run(
                 self.client.submit_batch_get, [_key(k) for k in keys], views, objs
             )
         except Exception:
@@ -225,17 +225,21 @@ class KarstConnector(_ConnectorBase):
                 o.ref_count_down()
             raise
         out: List[Optional[Any]] = []
-        for obj, hit, view in zip(objs, hits or [False] * len(objs), views):
-            if not hit:
+        lengths = lengths or [None] * len(objs)
+        for obj, hit, n in zip(objs, hits or [False] * len(objs), lengths):
+            if not hit or n is None:
                 obj.ref_count_down()
                 out.append(None)
+            elif self.full_chunk_size is not None and n < self.full_chunk_size:
+                # The last chunk of a sequence may be partial: LMCache trims it by byte count.
+                out.append(self.reshape_partial_chunk(obj, n))
             else:
                 out.append(obj)
         return out
 
     async def batched_put(self, keys: Sequence[Any], memory_objs: Sequence[Any]) -> None:
         views = [_view(o) for o in memory_objs]
-        ok, error, _ = await self._run(
+        ok, error, _, _ = await self._run(
             self.client.submit_batch_set, [_key(k) for k in keys], views, list(memory_objs)
         )
         if not ok:
@@ -245,7 +249,7 @@ class KarstConnector(_ConnectorBase):
         """Number of consecutive hits from the first key."""
         if not keys:
             return 0
-        _, _, hits = await self._run(self.client.submit_batch_exists, [_key(k) for k in keys], None, None)
+        _, _, hits, _ = await self._run(self.client.submit_batch_exists, [_key(k) for k in keys], None, None)
         n = 0
         for hit in hits or []:
             if not hit:
