@@ -71,6 +71,21 @@ else
   skip "no nightly toolchain with Miri"
 fi
 
+# --- karst-py: the Python package of karst-client (owner: karst-client) ---------------------------
+# Built and installed before the Python tests below run, so tests/python exercises this tree's code.
+step "building and installing the karst Python package (crates/karst-py)"
+if command -v "$PYTHON" >/dev/null && "$PYTHON" -m pip --version >/dev/null 2>&1; then
+  "$PYTHON" -m pip install -q --disable-pip-version-check numpy 2>/dev/null \
+    || echo "numpy could not be installed: the numpy buffer cases of the karst tests skip"
+  # Its own target dir: the extension is built outside the cargo workspace, by maturin.
+  CARGO_TARGET_DIR="$PWD/target/py" "$PYTHON" -m pip install -q --disable-pip-version-check \
+    --force-reinstall --no-deps ./crates/karst-py
+  "$PYTHON" -c 'import karst; print("karst package:", karst.__file__)'
+else
+  skip "no $PYTHON with pip: the karst Python package is not built and its tests skip"
+fi
+# --- end karst-py ----------------------------------------------------------------------------------
+
 if [ -d tests/python ] && command -v "$PYTHON" >/dev/null && "$PYTHON" -c 'import pytest, redis' 2>/dev/null; then
   step "Python tests"
   "$PYTHON" -m pytest -q tests/python
