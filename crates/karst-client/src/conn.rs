@@ -235,6 +235,10 @@ impl Connection {
         if self.start == self.end {
             self.start = 0;
             self.end = 0;
+            // A large reply grew the buffer; do not keep megabytes per idle connection.
+            if self.buf.len() > 16 * READ_CHUNK {
+                self.buf = vec![0; READ_CHUNK];
+            }
         }
         if self.buf.len() - self.end < READ_CHUNK / 4 {
             if self.start > 0 {

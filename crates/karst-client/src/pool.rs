@@ -55,9 +55,9 @@ impl Pool {
         }
     }
 
-    /// A free connection if there is one, else the one at a round-robin slot.
-    fn lock_any(&self) -> MutexGuard<'_, Option<Connection>> {
-        let start = self.pick();
+    /// The connection at `start` if it is free, else the next free one, else (all busy) the one
+    /// at `start` once it is released.
+    fn lock_from(&self, start: usize) -> MutexGuard<'_, Option<Connection>> {
         let n = self.slots.len();
         for i in 0..n {
             match self.slots[(start + i) % n].try_lock() {
@@ -69,7 +69,8 @@ impl Pool {
         self.lock(start)
     }
 
-    /// Runs `f` on a connection (the one at `slot`, or any free one), opening it if needed.
+    /// Runs `f` on a connection (preferably the one at `slot`, or any free one), opening it if
+    /// needed.
     /// When a connection that was already open turns out closed, `f` is tried once more on a
     /// new one: the server may have closed an idle connection.
     pub(crate) fn with<T>(
@@ -77,10 +78,7 @@ impl Pool {
         slot: Option<usize>,
         mut f: impl FnMut(&mut Connection) -> Result<T>,
     ) -> Result<T> {
-        let mut guard = match slot {
-            Some(s) => self.lock(s),
-            None => self.lock_any(),
-        };
+        let mut guard = self.lock_from(slot.unwrap_or_else(|| self.pick()));
         let reused = guard.is_some();
         let conn = match &mut *guard {
             Some(c) => c,
