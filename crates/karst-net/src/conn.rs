@@ -354,8 +354,11 @@ impl Conn {
         while !self.out.is_empty() {
             let written = {
                 let mut slices = [IoSlice::new(&[]); 64];
-                let n = self.out.io_slices(&mut slices);
-                self.stream.try_write_vectored(&slices[..n])
+                match self.out.io_slices(&mut slices) {
+                    // One segment (the common case): a plain write is a little cheaper.
+                    1 => self.stream.try_write(&slices[0]),
+                    n => self.stream.try_write_vectored(&slices[..n]),
+                }
             };
             match written {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
