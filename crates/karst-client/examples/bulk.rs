@@ -44,7 +44,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let keys: Vec<String> = (0..count).map(|i| format!("bulk:{size}:{i}")).collect();
     let value: Vec<u8> = (0..size).map(|i| (i as u8).wrapping_mul(13)).collect();
     let values: Vec<&[u8]> = (0..count).map(|_| &value[..]).collect();
-    let mut bufs: Vec<Vec<u8>> = (0..batch.min(count)).map(|_| vec![0u8; size]).collect();
+    let mut bufs: Vec<Vec<u8>> = (0..batch.min(count)).map(|_| vec![1u8; size]).collect();
     let total = size * count;
     println!("# {count} values of {size} bytes, {connections} connections, batches of {batch}");
 
