@@ -3,17 +3,29 @@
 //! ```text
 //! byte 0      flags: kind (2 bits: inline string, integer, heap string), RAW, TTL, VISITED
 //! bytes 1..4  access clock, 24 bits (LRU: seconds; LFU: 16-bit minutes + 8-bit log counter)
-//! bytes 4..8  the low 32 bits of the key's hash (rehashing, SCAN order, TTL index)
-//! klen        1 byte, or 0xFF and 4 bytes little-endian for keys of 255 bytes or more
+//! len         the entry's total length: 1 byte, or 0xFF and 4 bytes little-endian from 255 on
+//! klen        the key's length, encoded the same way
 //! expire      8 bytes (i64 ms, little-endian), only when the TTL flag is set
 //! key
 //! value       inline bytes | i64 little-endian | u32 index into the shard's heap
 //! ```
 //!
-//! The table holds the `Box<[u8]>` itself (16 bytes a slot): a 16-byte key with a 32-byte value
-//! costs 9 + 48 bytes in one allocation. Why not a struct with fields: a `Bytes` alone is 32
-//! bytes and an `Option<i64>` 16; in the table those would cost 1.5 to 2 times their size again
-//! because a hash table is never full.
+//! The table holds a thin pointer to that allocation (8 bytes a slot): a 16-byte key with a
+//! 32-byte value costs 6 + 48 bytes in one allocation (a 64-byte size class) plus 9 bytes per
+//! table bucket. The key's hash is not stored: recomputing it when a table grows costs a few
+//! nanoseconds a key, and the 4 bytes would push such an entry from glibc's 64-byte chunks into
+//! its 80-byte ones (mimalloc rounds both to 64). Why not a struct with fields: a `Bytes` alone is 32 bytes and an `Option<i64>`
+//! 16; in the table those would cost 1.5 to 2 times their size again because a hash table is
+//! never full. Why not `Box<[u8]>`: its fat pointer made every bucket 17 bytes instead of 9, a
+//! measured 17 bytes per key at one million keys (the table is half full right after it grows).
+//!
+//! This is the crate's only unsafe code: allocation, release, and the view of the allocation as
+//! a byte slice. Everything else reads and writes through that slice.
+
+#![allow(unsafe_code, reason = "the thin entry pointer; see the module docs")]
+
+use std::alloc::{Layout, alloc_zeroed, dealloc, handle_alloc_error};
+use std::ptr::NonNull;
 
 /// Values up to this length live in the entry; longer ones are shared `Bytes` in the shard's heap.
 pub(crate) const INLINE_MAX: usize = 512;
@@ -44,17 +56,90 @@ pub(crate) enum NewValue<'a> {
     Heap(u32),
 }
 
-/// One key and its value. See the [module docs](self).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Entry {
-    buf: Box<[u8]>,
+/// The size class an allocator gives `n` bytes: mimalloc's (16-byte steps up to 128, then four
+/// classes per power of two), which karst-server uses; glibc's are within a word of these.
+pub(crate) fn size_class(n: usize) -> usize {
+    if n <= 128 {
+        (n.max(1) + 15) & !15
+    } else {
+        let step = n.next_power_of_two() / 8;
+        n.div_ceil(step) * step
+    }
 }
 
-const _: () = assert!(std::mem::size_of::<Entry>() == 16);
+/// One key and its value. See the [module docs](self).
+pub(crate) struct Entry {
+    /// INVARIANT: points to an allocation of `Layout::from_size_align(n, 1)` bytes, all
+    /// initialized, owned by this entry, where `n >= MIN_LEN` is the length its header records
+    /// (byte 4, or bytes 5..9 when byte 4 is 0xFF, in which case `n >= 255`).
+    ptr: NonNull<u8>,
+}
+
+/// The shortest entry: 4 bytes of header, length and key length bytes, no key, no value.
+const MIN_LEN: usize = 6;
+/// Where the length field starts.
+const LEN_AT: usize = 4;
+
+const _: () = assert!(std::mem::size_of::<Entry>() == 8);
+const _: () = assert!(std::mem::size_of::<Option<Entry>>() == 8);
+
+// SAFETY: an entry owns its allocation exclusively (no aliasing pointers exist), like a `Box`.
+unsafe impl Send for Entry {}
+// SAFETY: shared references only read the allocation.
+unsafe impl Sync for Entry {}
+
+impl Drop for Entry {
+    fn drop(&mut self) {
+        let len = self.len();
+        // SAFETY: by the invariant the allocation was made with this layout and is owned by us;
+        // it is released once, here.
+        unsafe { dealloc(self.ptr.as_ptr(), Layout::from_size_align_unchecked(len, 1)) }
+    }
+}
+
+impl std::fmt::Debug for Entry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Entry")
+            .field("key", &String::from_utf8_lossy(self.key()))
+            .field("expire", &self.expire())
+            .field("stored", &self.stored())
+            .finish()
+    }
+}
+
+fn varint_len(n: usize) -> usize {
+    if n < 255 { 1 } else { 5 }
+}
+
+fn put_varint(dst: &mut [u8], at: &mut usize, n: usize) {
+    if n < 255 {
+        if let Some(b) = dst.get_mut(*at) {
+            *b = n as u8;
+        }
+        *at += 1;
+    } else {
+        if let Some(d) = dst.get_mut(*at..*at + 5) {
+            d[0] = 0xFF;
+            d[1..].copy_from_slice(&(n as u32).to_le_bytes());
+        }
+        *at += 5;
+    }
+}
+
+fn get_varint(src: &[u8], at: usize) -> (usize, usize) {
+    match src.get(at).copied() {
+        Some(0xFF) => {
+            let mut k = [0u8; 4];
+            k.copy_from_slice(src.get(at + 1..at + 5).unwrap_or(&[0; 4]));
+            (u32::from_le_bytes(k) as usize, at + 5)
+        }
+        Some(n) => (n as usize, at + 1),
+        None => (0, at + 1),
+    }
+}
 
 impl Entry {
     pub(crate) fn new(
-        hash32: u32,
         key: &[u8],
         expire: Option<i64>,
         access: u32,
@@ -66,42 +151,87 @@ impl Entry {
             NewValue::Int(_) => (KIND_INT, 8),
             NewValue::Heap(_) => (KIND_HEAP, 4),
         };
-        let klen_len = if key.len() < 255 { 1 } else { 5 };
-        let len = 8 + klen_len + if expire.is_some() { 8 } else { 0 } + key.len() + vlen;
-        let mut buf = Vec::with_capacity(len);
+        let body = varint_len(key.len()) + if expire.is_some() { 8 } else { 0 } + key.len() + vlen;
+        // The length field counts itself: 1 byte below 255 in all, else 5.
+        let len = if LEN_AT + 1 + body < 255 { LEN_AT + 1 + body } else { LEN_AT + 5 + body };
+        let Ok(layout) = Layout::from_size_align(len, 1) else {
+            handle_alloc_error(Layout::new::<[u8; MIN_LEN]>())
+        };
+        // SAFETY: `layout` has a non-zero size (len >= MIN_LEN).
+        let raw = unsafe { alloc_zeroed(layout) };
+        let Some(ptr) = NonNull::new(raw) else { handle_alloc_error(layout) };
+        let e = Entry { ptr };
+        // The allocation is zeroed, so the header says "length 0" until written: write it first
+        // through a slice of the known length.
+        // SAFETY: `ptr` is a fresh, initialized (zeroed) allocation of `len` bytes that nothing
+        // else references.
+        let buf = unsafe { std::slice::from_raw_parts_mut(e.ptr.as_ptr(), len) };
         let mut f = (flags & (RAW | VISITED)) | kind;
         if expire.is_some() {
             f |= TTL;
         }
-        buf.push(f);
-        buf.extend_from_slice(&access.to_le_bytes()[..3]);
-        buf.extend_from_slice(&hash32.to_le_bytes());
-        if key.len() < 255 {
-            buf.push(key.len() as u8);
-        } else {
-            buf.push(0xFF);
-            buf.extend_from_slice(&(key.len() as u32).to_le_bytes());
+        buf[0] = f;
+        buf[1..4].copy_from_slice(&access.to_le_bytes()[..3]);
+        let mut at = LEN_AT;
+        put_varint(buf, &mut at, len);
+        put_varint(buf, &mut at, key.len());
+        if let Some(t) = expire {
+            buf[at..at + 8].copy_from_slice(&t.to_le_bytes());
+            at += 8;
         }
-        if let Some(at) = expire {
-            buf.extend_from_slice(&at.to_le_bytes());
-        }
-        buf.extend_from_slice(key);
+        buf[at..at + key.len()].copy_from_slice(key);
+        at += key.len();
+        let rest = &mut buf[at..];
         match value {
-            NewValue::Inline(v) => buf.extend_from_slice(v),
-            NewValue::Int(i) => buf.extend_from_slice(&i.to_le_bytes()),
-            NewValue::Heap(ix) => buf.extend_from_slice(&ix.to_le_bytes()),
+            NewValue::Inline(v) => rest.copy_from_slice(v),
+            NewValue::Int(i) => rest.copy_from_slice(&i.to_le_bytes()),
+            NewValue::Heap(ix) => rest.copy_from_slice(&ix.to_le_bytes()),
         }
-        Entry { buf: buf.into_boxed_slice() }
+        debug_assert_eq!(e.len(), len);
+        e
+    }
+
+    /// The total length, from the header.
+    #[inline]
+    fn len(&self) -> usize {
+        // SAFETY: every entry is at least MIN_LEN > LEN_AT bytes long and fully initialized.
+        let head = unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), LEN_AT + 1) };
+        match head[LEN_AT] {
+            0xFF => {
+                // SAFETY: a length byte of 0xFF means the entry is at least 255 bytes long.
+                let head = unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), LEN_AT + 5) };
+                let mut b = [0u8; 4];
+                b.copy_from_slice(&head[LEN_AT + 1..LEN_AT + 5]);
+                u32::from_le_bytes(b) as usize
+            }
+            n => n as usize,
+        }
+    }
+
+    /// The whole entry as bytes.
+    #[inline]
+    fn bytes(&self) -> &[u8] {
+        // SAFETY: by the invariant the allocation holds `len()` initialized bytes, owned by this
+        // entry, and `&self` rules out writers for the lifetime of the slice.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len()) }
+    }
+
+    /// The whole entry as mutable bytes (callers never change the length fields).
+    #[inline]
+    fn bytes_mut(&mut self) -> &mut [u8] {
+        let len = self.len();
+        // SAFETY: as `bytes`, and `&mut self` makes this the only reference.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), len) }
     }
 
     /// The same key with another value, keeping the expire and access clock.
     pub(crate) fn with_value(&self, flags: u8, value: NewValue<'_>) -> Entry {
-        Entry::new(self.hash32(), self.key(), self.expire(), self.access(), flags, value)
+        Entry::new(self.key(), self.expire(), self.access(), flags, value)
     }
 
     /// The same key and value with another expire.
     pub(crate) fn with_expire(&self, expire: Option<i64>) -> Entry {
-        Entry::new(self.hash32(), self.key(), expire, self.access(), self.flags(), self.new_value())
+        Entry::new(self.key(), expire, self.access(), self.flags(), self.new_value())
     }
 
     fn new_value(&self) -> NewValue<'_> {
@@ -114,29 +244,15 @@ impl Entry {
 
     #[inline]
     fn flags(&self) -> u8 {
-        self.buf.first().copied().unwrap_or(0)
-    }
-
-    #[inline]
-    pub(crate) fn hash32(&self) -> u32 {
-        let mut b = [0u8; 4];
-        b.copy_from_slice(self.buf.get(4..8).unwrap_or(&[0; 4]));
-        u32::from_le_bytes(b)
+        self.bytes().first().copied().unwrap_or(0)
     }
 
     /// (start of key, end of key).
     #[inline]
     fn key_span(&self) -> (usize, usize) {
-        let b = &self.buf;
-        let (klen, mut at) = match b.get(8).copied() {
-            Some(0xFF) => {
-                let mut k = [0u8; 4];
-                k.copy_from_slice(b.get(9..13).unwrap_or(&[0; 4]));
-                (u32::from_le_bytes(k) as usize, 13)
-            }
-            Some(n) => (n as usize, 9),
-            None => (0, 9),
-        };
+        let b = self.bytes();
+        let (_, at) = get_varint(b, LEN_AT);
+        let (klen, mut at) = get_varint(b, at);
         if self.flags() & TTL != 0 {
             at += 8;
         }
@@ -146,7 +262,7 @@ impl Entry {
     #[inline]
     pub(crate) fn key(&self) -> &[u8] {
         let (s, e) = self.key_span();
-        self.buf.get(s..e).unwrap_or_default()
+        self.bytes().get(s..e).unwrap_or_default()
     }
 
     #[inline]
@@ -154,9 +270,12 @@ impl Entry {
         if self.flags() & TTL == 0 {
             return None;
         }
-        let at = if self.buf.get(8) == Some(&0xFF) { 13 } else { 9 };
-        let mut b = [0u8; 8];
-        b.copy_from_slice(self.buf.get(at..at + 8)?);
+        let b = self.bytes();
+        let (_, at) = get_varint(b, LEN_AT);
+        let (_, at) = get_varint(b, at);
+        let mut t = [0u8; 8];
+        t.copy_from_slice(b.get(at..at + 8)?);
+        let b = t;
         Some(i64::from_le_bytes(b))
     }
 
@@ -168,7 +287,7 @@ impl Entry {
     #[inline]
     pub(crate) fn stored(&self) -> Stored<'_> {
         let (_, e) = self.key_span();
-        let v = self.buf.get(e..).unwrap_or_default();
+        let v = self.bytes().get(e..).unwrap_or_default();
         match self.flags() & KIND_MASK {
             KIND_INT => {
                 let mut b = [0u8; 8];
@@ -191,7 +310,7 @@ impl Entry {
 
     #[inline]
     pub(crate) fn access(&self) -> u32 {
-        let b = &self.buf;
+        let b = self.bytes();
         u32::from_le_bytes([
             b.get(1).copied().unwrap_or(0),
             b.get(2).copied().unwrap_or(0),
@@ -202,7 +321,7 @@ impl Entry {
 
     #[inline]
     pub(crate) fn set_access(&mut self, access: u32) {
-        if let Some(dst) = self.buf.get_mut(1..4) {
+        if let Some(dst) = self.bytes_mut().get_mut(1..4) {
             dst.copy_from_slice(&access.to_le_bytes()[..3]);
         }
     }
@@ -214,7 +333,7 @@ impl Entry {
 
     #[inline]
     pub(crate) fn set_visited(&mut self, on: bool) {
-        if let Some(f) = self.buf.first_mut() {
+        if let Some(f) = self.bytes_mut().first_mut() {
             if on {
                 *f |= VISITED;
             } else {
@@ -223,10 +342,10 @@ impl Entry {
         }
     }
 
-    /// What the allocation costs: its length rounded up to the allocator's 16-byte classes.
+    /// What the allocation costs: its length rounded up to the allocator's size class.
     #[inline]
     pub(crate) fn cost(&self) -> usize {
-        (self.buf.len() + 15) & !15
+        size_class(self.len())
     }
 }
 
@@ -236,12 +355,19 @@ mod tests {
 
     #[test]
     fn layout_is_pinned() {
-        assert_eq!(std::mem::size_of::<Entry>(), 16);
-        assert_eq!(std::mem::size_of::<Option<Entry>>(), 16);
-        // 16-byte key, 32-byte value, no TTL: 9 bytes of header, one 64-byte allocation.
-        let e = Entry::new(7, &[b'k'; 16], None, 0, 0, NewValue::Inline(&[b'v'; 32]));
-        assert_eq!(e.buf.len(), 57);
+        assert_eq!(std::mem::size_of::<Entry>(), 8);
+        assert_eq!(std::mem::size_of::<Option<Entry>>(), 8);
+        // 16-byte key, 32-byte value, no TTL: 6 bytes of header, one 64-byte size class.
+        let e = Entry::new(&[b'k'; 16], None, 0, 0, NewValue::Inline(&[b'v'; 32]));
+        assert_eq!(e.len(), 54);
         assert_eq!(e.cost(), 64);
+        assert_eq!((size_class(48), size_class(129), size_class(300)), (48, 160, 320));
+        // Lengths around the one-byte limit of the length field.
+        for n in 230..260 {
+            let e = Entry::new(b"k", None, 0, 0, NewValue::Inline(&vec![1; n]));
+            assert_eq!(e.stored(), Stored::Inline(&vec![1; n][..]));
+            assert_eq!(e.key(), b"k");
+        }
     }
 
     #[test]
@@ -249,10 +375,9 @@ mod tests {
         for key in [&b""[..], b"k", &[b'x'; 300]] {
             for expire in [None, Some(0), Some(-5), Some(i64::MAX)] {
                 for value in [NewValue::Inline(b"hello"), NewValue::Int(-42), NewValue::Heap(9)] {
-                    let mut e = Entry::new(0xDEAD_BEEF, key, expire, 0x00AB_CDEF, RAW, value);
+                    let mut e = Entry::new(key, expire, 0x00AB_CDEF, RAW, value);
                     assert_eq!(e.key(), key);
                     assert_eq!(e.expire(), expire);
-                    assert_eq!(e.hash32(), 0xDEAD_BEEF);
                     assert_eq!(e.access(), 0x00AB_CDEF);
                     assert!(e.is_raw());
                     match (value, e.stored()) {

@@ -25,6 +25,16 @@ pub(crate) fn table_hash(h32: u32) -> u64 {
     u64::from(h32).wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
+/// The key hash function of a store (seeded once per store).
+pub(crate) type Hasher = foldhash::fast::FixedState;
+
+/// The stored-hash half of a key's hash, as [`KeyHash::h32`] would give.
+#[inline]
+pub(crate) fn h32_of(hs: &Hasher, key: &[u8]) -> u32 {
+    use std::hash::BuildHasher;
+    hs.hash_one(key) as u32
+}
+
 /// A key's hash, computed once per command: the high half picks the shard, the low half is
 /// stored in the entry and drives the table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -198,13 +208,14 @@ pub(crate) struct Side {
     sieve: VecDeque<(u32, u8)>,
     hand: usize,
     pub(crate) sieve_on: bool,
+    hasher: Hasher,
 }
 
 impl Side {
     fn track(&mut self, ttl: &mut BTreeMap<(i64, u32), u32>, e: &Entry) {
         self.bytes += e.cost();
         if let Some(at) = e.expire() {
-            *ttl.entry((at, e.hash32())).or_insert(0) += 1;
+            *ttl.entry((at, h32_of(&self.hasher, e.key()))).or_insert(0) += 1;
             self.bytes += TTL_COST;
         }
     }
@@ -212,7 +223,7 @@ impl Side {
     fn untrack(&mut self, ttl: &mut BTreeMap<(i64, u32), u32>, e: &Entry) {
         self.bytes = self.bytes.saturating_sub(e.cost());
         if let Some(at) = e.expire() {
-            let k = (at, e.hash32());
+            let k = (at, h32_of(&self.hasher, e.key()));
             if let Some(n) = ttl.get_mut(&k) {
                 *n -= 1;
                 if *n == 0 {
@@ -237,7 +248,6 @@ impl Side {
 
     fn make(
         &mut self,
-        h32: u32,
         key: &[u8],
         val: Val<'_>,
         expire: Option<i64>,
@@ -245,20 +255,20 @@ impl Side {
         flags: u8,
     ) -> Entry {
         match val {
-            Val::Int(i) => Entry::new(h32, key, expire, access, flags, NewValue::Int(i)),
+            Val::Int(i) => Entry::new(key, expire, access, flags, NewValue::Int(i)),
             Val::Slice(s) if s.len() <= INLINE_MAX => {
-                Entry::new(h32, key, expire, access, flags, NewValue::Inline(s))
+                Entry::new(key, expire, access, flags, NewValue::Inline(s))
             }
             Val::Owned(b) if b.len() <= INLINE_MAX => {
-                Entry::new(h32, key, expire, access, flags, NewValue::Inline(&b))
+                Entry::new(key, expire, access, flags, NewValue::Inline(&b))
             }
             Val::Slice(s) => {
                 let ix = self.heap_put(Bytes::copy_from_slice(s));
-                Entry::new(h32, key, expire, access, flags, NewValue::Heap(ix))
+                Entry::new(key, expire, access, flags, NewValue::Heap(ix))
             }
             Val::Owned(b) => {
                 let ix = self.heap_put(b);
-                Entry::new(h32, key, expire, access, flags, NewValue::Heap(ix))
+                Entry::new(key, expire, access, flags, NewValue::Heap(ix))
             }
         }
     }
@@ -291,12 +301,13 @@ fn eq(key: &[u8]) -> impl Fn(&Entry) -> bool + '_ {
     move |e: &Entry| e.key() == key
 }
 
-fn rehash(e: &Entry) -> u64 {
-    table_hash(e.hash32())
+/// The table hash of an entry when its table grows (recomputed: see `entry`'s docs).
+fn rehash(hs: Hasher) -> impl Fn(&Entry) -> u64 {
+    move |e: &Entry| table_hash(h32_of(&hs, e.key()))
 }
 
 impl Shard {
-    pub(crate) fn new(databases: usize, seed: u64) -> Shard {
+    pub(crate) fn new(databases: usize, seed: u64, hasher: Hasher) -> Shard {
         Shard {
             dbs: (0..databases).map(|_| Db::default()).collect(),
             side: Side {
@@ -307,6 +318,7 @@ impl Shard {
                 sieve: VecDeque::new(),
                 hand: 0,
                 sieve_on: false,
+                hasher,
             },
         }
     }
@@ -390,7 +402,7 @@ impl Shard {
         let Shard { dbs, side } = self;
         let Some(Db { table, ttl }) = dbs.get_mut(cx.db) else { return false };
         let before = table.allocation_size();
-        let live = match table.entry(h.table(), eq(key), rehash) {
+        let live = match table.entry(h.table(), eq(key), rehash(side.hasher)) {
             hashbrown::hash_table::Entry::Occupied(mut occ) => {
                 let old = occ.get();
                 let live = !old.is_expired(cx.now);
@@ -406,7 +418,7 @@ impl Shard {
                 };
                 let old_heap = side.heap_take(old);
                 drop(old_heap);
-                let new = side.make(h.h32(), key, val, expire, access, flags);
+                let new = side.make(key, val, expire, access, flags);
                 let old = std::mem::replace(occ.get_mut(), new);
                 side.untrack(ttl, &old);
                 side.track(ttl, occ.get());
@@ -421,7 +433,7 @@ impl Shard {
                     Expire::Set(e) => e,
                 };
                 let access = policy::initial_access(cx.lfu, cx.now);
-                let new = side.make(h.h32(), key, val, expire, access, flags);
+                let new = side.make(key, val, expire, access, flags);
                 side.track(ttl, &new);
                 vac.insert(new);
                 side.sieve_push(h.h32(), cx.db);
@@ -556,10 +568,11 @@ impl Shard {
                 if at > now {
                     break;
                 }
+                let hs = self.side.hasher;
                 let key = d
                     .table
                     .iter_hash(table_hash(h32))
-                    .find(|e| e.hash32() == h32 && e.expire() == Some(at))
+                    .find(|e| h32_of(&hs, e.key()) == h32 && e.expire() == Some(at))
                     .map(|e| e.key().to_vec());
                 match key {
                     Some(k) => {
@@ -593,8 +606,8 @@ impl Shard {
         let mut cand: Vec<(u32, &Entry)> = d
             .table
             .iter()
-            .filter(|e| u64::from(e.hash32()) >= from)
-            .map(|e| (e.hash32(), e))
+            .map(|e| (h32_of(&self.side.hasher, e.key()), e))
+            .filter(|(h, _)| u64::from(*h) >= from)
             .collect();
         let count = count.max(1);
         let push = |out: &mut Vec<Bytes>, e: &Entry| {
@@ -626,7 +639,7 @@ impl Shard {
             if !e.is_expired(now) {
                 return Some(key);
             }
-            let h = KeyHash(u64::from(e.hash32()));
+            let h = KeyHash(u64::from(h32_of(&self.side.hasher, &key)));
             let _ = self.take(db, h, &key, now);
         }
         None
@@ -663,7 +676,7 @@ impl Shard {
             .get(db)?
             .table
             .iter_hash(table_hash(h32))
-            .find(|e| e.hash32() == h32 && e.expire() == Some(at))
+            .find(|e| h32_of(&self.side.hasher, e.key()) == h32 && e.expire() == Some(at))
             .map(|e| e.key().to_vec())
     }
 
@@ -675,6 +688,7 @@ impl Shard {
         samples: usize,
     ) -> Option<(usize, u32, Vec<u8>)> {
         let mut best: Option<(u64, usize, u32, Vec<u8>)> = None;
+        let hs = self.side.hasher;
         let volatile = policy.is_volatile();
         for db in 0..self.dbs.len() {
             let d = self.dbs.get(db)?;
@@ -692,7 +706,7 @@ impl Shard {
                         if let Some(e) = d
                             .table
                             .iter_hash(table_hash(h32))
-                            .find(|e| e.hash32() == h32 && e.expire() == Some(at))
+                            .find(|e| h32_of(&hs, e.key()) == h32 && e.expire() == Some(at))
                         {
                             picked.push(e);
                         }
@@ -731,7 +745,7 @@ impl Shard {
                 // Expired keys go first, whatever the policy.
                 let score = if e.is_expired(now) { u64::MAX } else { score };
                 if best.as_ref().is_none_or(|b| score > b.0) {
-                    best = Some((score, db, e.hash32(), e.key().to_vec()));
+                    best = Some((score, db, h32_of(&hs, e.key()), e.key().to_vec()));
                 }
             }
         }
@@ -749,13 +763,15 @@ impl Shard {
             let cap = self.side.sieve.capacity();
             self.side.sieve.clear();
             for (db, d) in self.dbs.iter().enumerate() {
-                self.side.sieve.extend(d.table.iter().map(|e| (e.hash32(), db as u8)));
+                let hs = self.side.hasher;
+                self.side.sieve.extend(d.table.iter().map(|e| (h32_of(&hs, e.key()), db as u8)));
             }
             self.side.hand = 0;
             self.side.bytes =
                 (self.side.bytes + self.side.sieve.capacity() * 8).saturating_sub(cap * 8);
         }
         let steps = 2 * self.side.sieve.len() + 1;
+        let hs = self.side.hasher;
         for _ in 0..steps {
             let len = self.side.sieve.len();
             if len == 0 {
@@ -766,10 +782,9 @@ impl Shard {
             }
             let &(h32, db) = self.side.sieve.get(self.side.hand)?;
             let db = db as usize;
-            let entry = self
-                .dbs
-                .get_mut(db)
-                .and_then(|d| d.table.iter_hash_mut(table_hash(h32)).find(|e| e.hash32() == h32));
+            let entry = self.dbs.get_mut(db).and_then(|d| {
+                d.table.iter_hash_mut(table_hash(h32)).find(|e| h32_of(&hs, e.key()) == h32)
+            });
             match entry {
                 None => {
                     self.side.sieve.remove(self.side.hand);
@@ -813,14 +828,16 @@ mod tests {
         Ctx { db: 0, now, lfu: false, touch: true }
     }
 
+    const HS: Hasher = Hasher::with_seed(1);
+
     fn kh(key: &[u8]) -> KeyHash {
         use std::hash::BuildHasher;
-        KeyHash(foldhash::fast::FixedState::with_seed(1).hash_one(key))
+        KeyHash(HS.hash_one(key))
     }
 
     #[test]
     fn put_find_take_and_accounting() {
-        let mut s = Shard::new(2, 1);
+        let mut s = Shard::new(2, 1, HS);
         let c = cx(1000);
         let big = Bytes::from(vec![7u8; 5000]);
         s.put(&c, kh(b"a"), b"a", Val::Slice(b"small"), Expire::Set(None), 0);
@@ -850,7 +867,7 @@ mod tests {
 
     #[test]
     fn scan_returns_each_key_once_in_hash_order() {
-        let mut s = Shard::new(1, 1);
+        let mut s = Shard::new(1, 1, HS);
         let c = cx(0);
         let keys: Vec<Vec<u8>> = (0..500).map(|i| format!("k{i}").into_bytes()).collect();
         for k in &keys {
@@ -870,7 +887,7 @@ mod tests {
     #[test]
     fn every_policy_evicts_and_keeps_accounting() {
         for p in Policy::ALL {
-            let mut s = Shard::new(2, 3);
+            let mut s = Shard::new(2, 3, HS);
             for i in 0..100 {
                 let k = format!("k{i}").into_bytes();
                 let c = Ctx { db: i % 2, now: 0, lfu: p.is_lfu(), touch: true };
@@ -894,7 +911,7 @@ mod tests {
 
     #[test]
     fn volatile_ttl_evicts_the_soonest() {
-        let mut s = Shard::new(1, 3);
+        let mut s = Shard::new(1, 3, HS);
         let c = cx(0);
         for (k, at) in [(&b"late"[..], 900), (b"soon", 100), (b"mid", 500)] {
             s.put(&c, kh(k), k, Val::Slice(b"v"), Expire::Set(Some(at)), 0);
@@ -906,7 +923,7 @@ mod tests {
 
     #[test]
     fn sieve_spares_visited_keys() {
-        let mut s = Shard::new(1, 3);
+        let mut s = Shard::new(1, 3, HS);
         s.side.sieve_on = true;
         let c = cx(0);
         for k in [&b"a"[..], b"b", b"c"] {

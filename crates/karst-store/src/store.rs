@@ -97,8 +97,15 @@ impl Builder {
     /// The store.
     pub fn build(self) -> Store {
         let seed = self.seed.unwrap_or_else(rand::random);
+        let hasher = foldhash::fast::FixedState::with_seed(seed);
         let shards: Box<[Mutex<Shard>]> = (0..self.shards)
-            .map(|i| Mutex::new(Shard::new(self.databases, seed ^ (i as u64).wrapping_mul(0x9E37))))
+            .map(|i| {
+                Mutex::new(Shard::new(
+                    self.databases,
+                    seed ^ (i as u64).wrapping_mul(0x9E37),
+                    hasher,
+                ))
+            })
             .collect();
         let fixed = self.shards * (std::mem::size_of::<Mutex<Shard>>() + 64 * self.databases);
         let now = self.clock.now_ms();
@@ -106,7 +113,7 @@ impl Builder {
             inner: Arc::new(Inner {
                 mask: (self.shards - 1) as u64,
                 shards,
-                hasher: foldhash::fast::FixedState::with_seed(seed),
+                hasher,
                 databases: self.databases,
                 clock: self.clock,
                 used: AtomicI64::new(0),
