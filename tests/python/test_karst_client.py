@@ -7,6 +7,7 @@ import asyncio
 import ctypes
 import os
 import select
+import subprocess
 import threading
 
 import pytest
@@ -330,3 +331,27 @@ def test_connection_refused():
 def test_key_slot():
     assert karst.key_slot("somekey") == 11058
     assert karst.key_slot("foo{hash_tag}") == 2515
+
+
+def test_cluster_mode():
+    c3 = servers.cluster()
+    if c3 is None:
+        pytest.skip("redis-server/redis-cli are not installed")
+    try:
+        c = karst.RedisClient("127.0.0.1", c3.nodes[0].port, cluster=True, connections=2)
+        keys = [f"ck:{i}" for i in range(100)]
+        vals = [pattern(1000 + i, i) for i in range(100)]
+        c.mset(keys[:80], vals[:80])
+        bufs = [bytearray(2000) for _ in keys]
+        got = c.mget_into(keys, bufs)
+        assert got == [len(v) for v in vals[:80]] + [None] * 20
+        assert all(bufs[i][: len(vals[i])] == vals[i] for i in range(80))
+        per_node = [int(subprocess.run(["redis-cli", "-p", str(n.port), "dbsize"], capture_output=True).stdout)
+                    for n in c3.nodes]
+        assert sum(per_node) == 80 and all(n > 0 for n in per_node), per_node
+        fid = c.submit_batch_exists(keys)
+        assert wait_completions(c, 1)[fid] == (True, None, [True] * 80 + [False] * 20)
+        assert c.delete_many(keys) == [True] * 80 + [False] * 20
+        c.close()
+    finally:
+        c3.stop()

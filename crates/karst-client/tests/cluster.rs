@@ -17,7 +17,7 @@ fn start_cluster() -> Option<Vec<common::Server>> {
     std::fs::create_dir_all(&dir).expect("temp dir");
     let mut nodes = Vec::new();
     for i in 0..3 {
-        let port = common::free_port();
+        let port = common::cluster_port();
         let child = Command::new("redis-server")
             .current_dir(&dir)
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])

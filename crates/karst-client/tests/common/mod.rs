@@ -31,6 +31,24 @@ pub fn free_port() -> u16 {
         .expect("a free port")
 }
 
+/// A free port P with P + 10000 (the cluster bus) free too: Redis Cluster needs P <= 55535.
+pub fn cluster_port() -> u16 {
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(7);
+    let mut x = seed ^ std::process::id();
+    for _ in 0..1000 {
+        x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+        let port = 20_000 + (x >> 8) as u16 % 35_000;
+        let free = |p: u16| TcpListener::bind(("127.0.0.1", p)).is_ok();
+        if free(port) && free(port + 10_000) {
+            return port;
+        }
+    }
+    panic!("no free port pair for a cluster node");
+}
+
 pub fn have(bin: &str) -> bool {
     Command::new(bin).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok()
 }
