@@ -647,6 +647,12 @@ impl Shard {
 
     /// Evicts one key as `policy` says. Returns false if there was nothing to evict.
     pub(crate) fn evict(&mut self, policy: Policy, now: i64, samples: usize) -> bool {
+        if policy != Policy::AllKeysSieve && self.side.sieve_on {
+            // Switched away from SIEVE: stop feeding its queue.
+            self.side.sieve_on = false;
+            self.side.bytes = self.side.bytes.saturating_sub(self.side.sieve.capacity() * 8);
+            self.side.sieve = VecDeque::new();
+        }
         let victim = match policy {
             Policy::NoEviction => None,
             Policy::AllKeysSieve => self.sieve_victim(),
@@ -755,10 +761,11 @@ impl Shard {
     /// SIEVE: the hand walks from the oldest key to the newest, clearing visited bits, and
     /// evicts the first key not visited since the hand last passed.
     fn sieve_victim(&mut self) -> Option<(usize, u32, Vec<u8>)> {
-        if !self.side.sieve_on
-            || self.side.sieve.len() < self.dbs.iter().map(|d| d.table.len()).sum::<usize>() / 2
-        {
-            // Policy just switched on (or the queue lost track): rebuild it from the tables.
+        let keys = self.dbs.iter().map(|d| d.table.len()).sum::<usize>();
+        let q = self.side.sieve.len();
+        if !self.side.sieve_on || q < keys / 2 || q > 2 * keys + 1024 {
+            // The policy was just switched on, or the queue lost track of many keys (missing
+            // ones, or stale ones left by deletions): rebuild it from the tables.
             self.side.sieve_on = true;
             let cap = self.side.sieve.capacity();
             self.side.sieve.clear();

@@ -196,3 +196,63 @@ fn clock_now(c: &MockClock) -> i64 {
     use karst_store::Clock;
     c.now_ms()
 }
+
+/// Arbitrary argument vectors built from command names, options and awkward values never panic
+/// and always produce a reply.
+#[test]
+fn random_argv_never_panics() {
+    let tokens: Vec<&[u8]> = vec![
+        b"0",
+        b"-1",
+        b"1",
+        b"9223372036854775807",
+        b"-9223372036854775808",
+        b"99999999999999999999",
+        b"1.5",
+        b"inf",
+        b"nan",
+        b"",
+        b"k",
+        b"k2",
+        b"EX",
+        b"PX",
+        b"EXAT",
+        b"PXAT",
+        b"NX",
+        b"XX",
+        b"GT",
+        b"LT",
+        b"GET",
+        b"KEEPTTL",
+        b"PERSIST",
+        b"MATCH",
+        b"COUNT",
+        b"TYPE",
+        b"*",
+        b"[",
+        b"\\",
+        b"DB",
+        b"REPLACE",
+        b"IDX",
+        b"LEN",
+        b"MINMATCHLEN",
+        b"WITHMATCHLEN",
+        b"ASYNC",
+        b"SAMPLES",
+        b"\xff\x00",
+    ];
+    let store = Store::builder().shards(4).build();
+    let mut rng = SmallRng::seed_from_u64(99);
+    let names: Vec<&str> = karst_store::commands().iter().map(|c| c.name).collect();
+    for _ in 0..20_000 {
+        let mut args: Vec<Vec<u8>> =
+            vec![names[rng.random_range(0..names.len())].as_bytes().to_vec()];
+        for _ in 0..rng.random_range(0..6) {
+            args.push(tokens[rng.random_range(0..tokens.len())].to_vec());
+        }
+        if args[0] == b"flushall" || args[0] == b"shutdown" {
+            continue;
+        }
+        let _ = store.execute(&args);
+    }
+}
