@@ -126,3 +126,10 @@ fn noeviction_refuses_denyoom_writes_but_not_deletes() {
     s.set_maxmemory(0);
     assert_eq!(run(&s, "SET k v"), "+OK");
 }
+
+#[test]
+fn edge_cases_match_redis() {
+    let (s, _clock) = store();
+    let diffs = replay(&s, include_str!("data/edge.txt"));
+    assert!(diffs.is_empty(), "{} differences:\n{}", diffs.len(), diffs.join("\n"));
+}
