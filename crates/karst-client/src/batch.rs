@@ -49,6 +49,13 @@ impl Item<'_> {
     }
 }
 
+/// Reply bytes a connection may have requested and not yet read. A server such as redis-server
+/// builds each GET reply in memory (a copy of the value) before sending it, so pipelining a
+/// hundred 32 MB GETs at once would make it allocate gigabytes; past this many bytes the tile is
+/// sent in windows, the next window sent before the replies of the current one are read, so the
+/// server never waits on the client.
+const WINDOW_BYTES: usize = 8 << 20;
+
 /// Runs `items` as one pipeline on `conn`. `asking` prefixes each command with `ASKING` (a
 /// cluster `ASK` redirection). The outer error means the connection broke; the inner ones are
 /// per key and leave the connection usable.
@@ -57,8 +64,37 @@ pub(crate) fn run(
     items: &mut [Item<'_>],
     asking: bool,
 ) -> Result<Vec<Result<Reply>>> {
+    // Split into windows of about WINDOW_BYTES of expected replies (at least one item each).
+    let mut windows = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (i, item) in items.iter().enumerate() {
+        if let Op::GetInto(b) = &item.op {
+            bytes += b.len();
+        }
+        if bytes >= WINDOW_BYTES {
+            windows.push(start..i + 1);
+            (start, bytes) = (i + 1, 0);
+        }
+    }
+    if start < items.len() {
+        windows.push(start..items.len());
+    }
+    let mut out = Vec::with_capacity(items.len());
+    if let Some(first) = windows.first() {
+        send(conn, &items[first.clone()], asking)?;
+    }
+    for w in 0..windows.len() {
+        if let Some(next) = windows.get(w + 1) {
+            send(conn, &items[next.clone()], asking)?;
+        }
+        receive(conn, &mut items[windows[w].clone()], asking, &mut out)?;
+    }
+    Ok(out)
+}
+
+fn send(conn: &mut Connection, items: &[Item<'_>], asking: bool) -> Result<()> {
     let mut req = Request::new();
-    for item in items.iter() {
+    for item in items {
         if asking {
             req.command(&[b"ASKING"]);
         }
@@ -69,9 +105,15 @@ pub(crate) fn run(
             Op::Del => req.command(&[b"DEL", item.key]),
         };
     }
-    conn.send(&req)?;
-    drop(req);
-    let mut out = Vec::with_capacity(items.len());
+    conn.send(&req)
+}
+
+fn receive(
+    conn: &mut Connection,
+    items: &mut [Item<'_>],
+    asking: bool,
+    out: &mut Vec<Result<Reply>>,
+) -> Result<()> {
     for item in items.iter_mut() {
         if asking {
             // ASKING answers +OK; an error here would surface on the command itself.
@@ -96,7 +138,7 @@ pub(crate) fn run(
             r => out.push(r),
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 fn bulk(r: Result<BulkReply>) -> Result<Reply> {

@@ -277,3 +277,33 @@ fn connect_failure_is_io() {
     let port = common::free_port();
     assert!(matches!(Client::connect(Config::new("127.0.0.1", port)), Err(Error::Io(_))));
 }
+
+#[test]
+fn large_gets_on_one_connection_go_in_windows() {
+    // 12 GETs into 3 MB buffers: several windows of ~8 MB on one connection, with a miss and a
+    // value too large for its buffer in the middle.
+    let Some(s) = common::redis(&[]) else { return };
+    let c = Client::connect(Config::new("127.0.0.1", s.port).connections(1)).unwrap();
+    let keys: Vec<String> = (0..12).map(|i| format!("win:{i}")).collect();
+    let values: Vec<Vec<u8>> =
+        (0..12).map(|i| common::pattern((2 << 20) + i * 1000, i as u8)).collect();
+    c.set_many(&keys, &values).unwrap();
+    c.del(&keys[4]).unwrap();
+    c.set(&keys[7], &common::pattern(4 << 20, 1)).unwrap();
+    let mut bufs: Vec<Vec<u8>> = (0..12).map(|_| vec![0u8; 3 << 20]).collect();
+    let mut refs: Vec<&mut [u8]> = bufs.iter_mut().map(|b| &mut b[..]).collect();
+    let r = c.get_many_into(&keys, &mut refs).unwrap();
+    for i in 0..12 {
+        match i {
+            4 => assert!(matches!(r[i], Ok(None))),
+            7 => assert!(
+                matches!(r[i], Err(Error::BufferTooSmall { needed, .. }) if needed == 4 << 20)
+            ),
+            _ => {
+                assert_eq!(*r[i].as_ref().unwrap(), Some(values[i].len()), "key {i}");
+                assert!(bufs[i][..values[i].len()] == values[i][..], "key {i}");
+            }
+        }
+    }
+    assert_eq!(c.get(&keys[0]).unwrap().map(|v| v.len()), Some(values[0].len()));
+}
