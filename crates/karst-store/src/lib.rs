@@ -63,6 +63,7 @@ mod command;
 mod entry;
 mod error;
 mod glob;
+mod ldouble;
 #[cfg(all(test, karst_loom))]
 mod loom_tests;
 mod policy;

@@ -133,3 +133,19 @@ fn edge_cases_match_redis() {
     let diffs = replay(&s, include_str!("data/edge.txt"));
     assert!(diffs.is_empty(), "{} differences:\n{}", diffs.len(), diffs.join("\n"));
 }
+
+#[test]
+fn incrbyfloat_matches_redis_long_double_digits() {
+    let (s, _) = store();
+    let mut diffs = Vec::new();
+    for line in include_str!("data/incrbyfloat.txt").lines().filter(|l| !l.starts_with('#')) {
+        let mut it = line.split('\t');
+        let (a, b, want) = (it.next().unwrap(), it.next().unwrap(), it.next().unwrap());
+        s.execute(["SET", "x", a]);
+        let got = common::canon(&s.execute(["INCRBYFLOAT", "x", b]));
+        if got != want {
+            diffs.push(format!("{a} + {b}: want {want} got {got}"));
+        }
+    }
+    assert!(diffs.is_empty(), "{} differences:\n{}", diffs.len(), diffs.join("\n"));
+}

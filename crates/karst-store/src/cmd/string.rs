@@ -7,6 +7,7 @@ use super::{D, F, R, W, arg, bulk_val, err, int_arg, is};
 use crate::command::{CommandSpec, Flags, spec};
 use crate::entry::{INLINE_MAX, RAW};
 use crate::error::Error;
+use crate::ldouble::Ext;
 use crate::session::Session;
 use crate::shard::{Ctx, Expire, KeyHash, Shard, Val, ValRef};
 use crate::store::Store;
@@ -638,54 +639,10 @@ fn decrby(store: &Store, s: &mut Session, args: Args<'_>, out: &mut Output) {
     }
 }
 
-/// Redis's `string2ld`: the whole string is a float, no spaces, not NaN.
-pub(crate) fn parse_float(b: &[u8]) -> Option<f64> {
-    if b.is_empty() || b.len() >= 5 * 1024 {
-        return None;
-    }
-    let s = std::str::from_utf8(b).ok()?;
-    let v: f64 = s.parse().ok()?;
-    if v.is_nan() { None } else { Some(v) }
-}
-
-/// Redis prints INCRBYFLOAT results with `%.17Lf` on a long double and trims the zeros. karst
-/// computes in f64, whose last two digits are noise where a long double's are not: it rounds
-/// to 15 significant digits when the shortest exact form needs more, so `0.1 + 0.2` prints
-/// `0.3` as in Redis.
-pub(crate) fn format_human(v: f64) -> String {
-    let shortest = format!("{v}");
-    let digits = shortest.bytes().filter(u8::is_ascii_digit).collect::<Vec<_>>();
-    let significant = {
-        let first = digits.iter().position(|&d| d != b'0').unwrap_or(digits.len());
-        let last = digits.iter().rposition(|&d| d != b'0').map_or(first, |p| p + 1);
-        last.saturating_sub(first)
-    };
-    let mut s = if significant <= 15 || v.fract() == 0.0 && v.abs() < 1e15 {
-        shortest
-    } else {
-        // 15 significant digits, printed without exponent.
-        let e = format!("{v:.14e}");
-        let exp: i32 = e.rsplit('e').next().and_then(|x| x.parse().ok()).unwrap_or(0);
-        let decimals = (14 - exp).clamp(0, 17) as usize;
-        let r: f64 = e.parse().unwrap_or(v);
-        format!("{r:.decimals$}")
-    };
-    if s.contains('e') {
-        s = format!("{v:.17}");
-    }
-    if s.contains('.') {
-        let t = s.trim_end_matches('0').trim_end_matches('.').len();
-        s.truncate(t);
-    }
-    if s == "-0" {
-        s = "0".into();
-    }
-    s
-}
-
 /// ```text
 /// INCRBYFLOAT key increment
 /// ```
+/// Computed in emulated `long double`, printed as Redis prints it ([`crate::ldouble`]).
 /// The new value as a bulk string.
 fn incrbyfloat(store: &Store, s: &mut Session, args: Args<'_>, out: &mut Output) {
     let cx = store.ctx(s);
@@ -693,18 +650,18 @@ fn incrbyfloat(store: &Store, s: &mut Session, args: Args<'_>, out: &mut Output)
     let h = store.hash(key);
     let mut g = store.lock(h);
     let cur = match g.lookup(&cx, h, key, false) {
-        Some(f) => match f.value().with(parse_float) {
+        Some(f) => match f.value().with(Ext::parse) {
             Some(v) => v,
             None => return err(out, Error::NotFloat),
         },
-        None => 0.0,
+        None => Ext::default(),
     };
-    let Some(by) = parse_float(arg(&args, 2)) else { return err(out, Error::NotFloat) };
-    let new = cur + by;
-    if !new.is_finite() {
+    let Some(by) = Ext::parse(arg(&args, 2)) else { return err(out, Error::NotFloat) };
+    let new = cur.add(by);
+    if new.is_inf() || cur.is_inf() || by.is_inf() {
         return err(out, Error::NanOrInfinity);
     }
-    let text = format_human(new);
+    let text = new.to_human();
     g.put(&cx, h, key, Val::Slice(text.as_bytes()), Expire::Keep, 0);
     out.bulk(text.as_bytes());
 }
@@ -886,22 +843,6 @@ mod tests {
     }
 
     #[test]
-    fn human_floats_match_redis() {
-        for (v, want) in [
-            (10.5 + 0.1, "10.6"),
-            (0.1 + 0.2, "0.3"),
-            (5000.0, "5000"),
-            (-0.0, "0"),
-            (3.0e-5, "0.00003"),
-            (1.0e20, "100000000000000000000"),
-            (-1.5, "-1.5"),
-            (0.1 + 0.7, "0.8"),
-        ] {
-            assert_eq!(format_human(v), want, "{v}");
-        }
-    }
-
-    #[test]
     fn lcs_matches_redis_example() {
         let (s, m) = op_lcs(b"ohmytext", b"mynewtext", true, 0);
         assert_eq!(s, b"mytext");
@@ -909,14 +850,5 @@ mod tests {
         let (_, m) = op_lcs(b"ohmytext", b"mynewtext", true, 4);
         assert_eq!(m, vec![((4, 7), (5, 8), 4)]);
         assert_eq!(op_lcs(b"", b"abc", true, 0), (vec![], vec![]));
-    }
-
-    #[test]
-    fn float_parsing() {
-        assert_eq!(parse_float(b"1.5"), Some(1.5));
-        assert_eq!(parse_float(b"1e3"), Some(1000.0));
-        assert_eq!(parse_float(b" 1"), None);
-        assert_eq!(parse_float(b"nan"), None);
-        assert_eq!(parse_float(b""), None);
     }
 }
