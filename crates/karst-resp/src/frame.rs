@@ -85,6 +85,12 @@ impl Frame {
     pub fn write_to(&self, out: &mut BytesMut) {
         match self {
             Frame::Simple(s) => line(out, b'+', s),
+            // A blob error (`!len`) may hold CR LF, which a `-` line cannot.
+            Frame::Error(s) if s.contains(&b'\r') => {
+                header(out, b'!', s.len() as i64);
+                out.put_slice(s);
+                out.put_slice(b"\r\n");
+            }
             Frame::Error(s) => line(out, b'-', s),
             Frame::Integer(n) => header(out, b':', *n),
             Frame::Bulk(b) => {

@@ -209,3 +209,14 @@ fn output_replies_parse_back_in_both_protocols() {
         assert!(buf.is_empty());
     }
 }
+
+/// Fuzz regression: a blob error holding CR LF was written back as a `-` line, which ended early.
+#[test]
+fn regression_blob_error_with_crlf_round_trips() {
+    let wire = b"!8\r\nERR a\r\nb\r\n";
+    let frame = ReplyParser::default().parse(&mut BytesMut::from(&wire[..])).unwrap().unwrap();
+    assert_eq!(frame, Frame::Error(b("ERR a\r\nb")));
+    assert_eq!(encode(&frame), wire);
+    let plain = Frame::Error(b("ERR plain"));
+    assert_eq!(encode(&plain), b"-ERR plain\r\n");
+}
