@@ -602,3 +602,99 @@ fn a_client_that_never_reads_holds_bounded_memory_without_limits() {
     let grown = rss_bytes().saturating_sub(before);
     assert!(grown < 100 * 1024 * 1024, "RSS grew by {grown} bytes");
 }
+
+/// The first address of this machine that is not loopback, if any.
+fn non_loopback_ip() -> Option<std::net::IpAddr> {
+    // Routing a UDP socket (nothing is sent) tells which local address reaches the outside.
+    let s = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    s.connect("192.0.2.1:9").or_else(|_| s.connect("10.255.255.1:9")).ok()?;
+    let ip = s.local_addr().ok()?.ip();
+    (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
+}
+
+#[test]
+fn protected_mode_refuses_remote_clients_without_a_password() {
+    let Some(ip) = non_loopback_ip() else {
+        eprintln!("skipped: no non-loopback address on this machine");
+        return;
+    };
+    let server = TestServer::with(|c| c.bind = vec!["0.0.0.0".into()]);
+    let remote = std::net::SocketAddr::new(ip, server.port());
+    let mut w = Wire::connect(remote);
+    let reply = w.read_exact(b"-DENIED Redis is running in protected mode".len());
+    assert_eq!(&reply[..], b"-DENIED Redis is running in protected mode");
+    assert!(w.closed_within(Duration::from_secs(5)));
+    // Loopback clients are served.
+    let mut local = Wire::connect(std::net::SocketAddr::new([127, 0, 0, 1].into(), server.port()));
+    local.send(b"PING\r\n");
+    local.expect(b"+PONG\r\n");
+    // With protected mode off, the remote client is served too.
+    local.cmd(&["CONFIG", "SET", "protected-mode", "no"]);
+    local.expect(b"+OK\r\n");
+    let mut w = Wire::connect(remote);
+    w.send(b"PING\r\n");
+    w.expect(b"+PONG\r\n");
+    // And with a password set, remote clients get NOAUTH rather than DENIED.
+    local.cmd(&["CONFIG", "SET", "protected-mode", "yes", "requirepass", "pw"]);
+    local.expect(b"+OK\r\n");
+    let mut w = Wire::connect(remote);
+    w.send(b"PING\r\n");
+    w.expect(b"-NOAUTH Authentication required.\r\n");
+}
+
+#[test]
+fn random_bytes_never_break_the_server() {
+    let server = TestServer::start();
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    // Fragments of valid requests mixed with noise, on many short connections.
+    let pieces: [&[u8]; 12] = [
+        b"*",
+        b"$",
+        b"\r\n",
+        b"3",
+        b"-1",
+        b"PING",
+        b"ECHO",
+        b"\"",
+        b"\\x4",
+        b"*2\r\n$4\r\nECHO\r\n",
+        b"\0",
+        b"CLIENT",
+    ];
+    for _ in 0..200 {
+        let mut w = server.wire();
+        let mut req = Vec::new();
+        for _ in 0..(next() % 40) {
+            if next() % 3 == 0 {
+                req.push(next() as u8);
+            } else {
+                req.extend_from_slice(pieces[(next() % pieces.len() as u64) as usize]);
+            }
+        }
+        let _ = w.stream.write_all(&req);
+    }
+    let mut ok = server.wire();
+    ok.send(b"PING\r\n");
+    ok.expect(b"+PONG\r\n");
+}
+
+#[test]
+fn many_concurrent_connections() {
+    let server = TestServer::start();
+    let mut conns: Vec<Wire> = (0..300).map(|_| server.wire()).collect();
+    for (i, w) in conns.iter_mut().enumerate() {
+        w.cmd(&["ECHO", &i.to_string()]);
+    }
+    for (i, w) in conns.iter_mut().enumerate() {
+        let s = i.to_string();
+        w.expect(format!("${}\r\n{s}\r\n", s.len()).as_bytes());
+    }
+    let info = text(&conns[0].call(&["INFO", "clients"]));
+    assert!(info.contains("connected_clients:300"), "{info}");
+}

@@ -178,8 +178,10 @@ impl Conn {
                             .fetch_add(1, Relaxed);
                         return Err(io::Error::other("query buffer limit"));
                     }
-                    self.receive_payload().await?;
-                    continue;
+                    if self.receive_payload().await? {
+                        continue;
+                    }
+                    // Nothing to receive out of line after all: read more as usual.
                 }
                 Ok(_) => {}
             }
@@ -317,9 +319,10 @@ impl Conn {
 
     /// Receives a large bulk straight from the socket into a buffer of exactly its size
     /// ([`Need::Payload`]); only the part already in the read buffer is copied.
-    async fn receive_payload(&mut self) -> io::Result<()> {
+    /// Returns false, doing nothing, when no payload was pending.
+    async fn receive_payload(&mut self) -> io::Result<bool> {
         let Some(len) = self.parser.begin_payload(&mut self.buf) else {
-            return Ok(());
+            return Ok(false);
         };
         let mut payload = BytesMut::with_capacity(len);
         let have = len.min(self.buf.len());
@@ -344,7 +347,8 @@ impl Conn {
             }
             self.st.shared.stats.total_net_input_bytes.fetch_add(n as u64, Relaxed);
         }
-        self.parser.end_payload(payload.freeze()).map_err(io::Error::other)
+        self.parser.end_payload(payload.freeze()).map_err(io::Error::other)?;
+        Ok(true)
     }
 
     /// Writes every pending reply, with as few vectored writes as the socket allows.

@@ -151,8 +151,11 @@ fn help_lists_every_option() {
 
 #[test]
 fn configuration_doc_covers_every_option() {
-    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/configuration.md"))
-        .expect("docs/configuration.md");
+    let doc = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/configuration.md"
+    ))
+    .expect("docs/configuration.md");
     for o in karst_net::OPTIONS {
         assert!(doc.contains(&format!("`{}`", o.name)), "docs/configuration.md lacks `{}`", o.name);
     }
