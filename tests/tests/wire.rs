@@ -698,3 +698,28 @@ fn many_concurrent_connections() {
     let info = text(&conns[0].call(&["INFO", "clients"]));
     assert!(info.contains("connected_clients:300"), "{info}");
 }
+
+#[test]
+fn large_values_set_and_get() {
+    let server = TestServer::start();
+    let mut w = server.wire();
+    for (i, len) in [16 * 1024 - 1, 32 * 1024, 1_000_003, 8 * 1024 * 1024].into_iter().enumerate() {
+        let key = format!("big:{i}");
+        let value: Vec<u8> = (0..len).map(|j| (j * 7 + i) as u8).collect();
+        let mut req =
+            format!("*3\r\n$3\r\nSET\r\n${}\r\n{key}\r\n${len}\r\n", key.len()).into_bytes();
+        req.extend_from_slice(&value);
+        req.extend_from_slice(b"\r\n");
+        for chunk in req.chunks(65_521) {
+            w.send(chunk);
+        }
+        w.expect(b"+OK\r\n");
+        // Two GETs in one pipeline: both replies go out by reference in one vectored write.
+        w.send(&[encode(&["GET", &key]), encode(&["GET", &key])].concat());
+        for _ in 0..2 {
+            let reply = w.frame();
+            assert_eq!(reply.as_bytes().map(|b| b.len()), Some(len), "GET {key}");
+            assert!(reply.as_bytes().is_some_and(|b| b[..] == value[..]), "GET {key} differs");
+        }
+    }
+}

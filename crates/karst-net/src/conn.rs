@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
-use bytes::{Buf, BufMut, BytesMut};
+use bytes::{Buf, BytesMut};
 use karst_resp::{Args, Batch, Limits, Need, Output, Protocol, RequestParser};
 use karst_store::{Flags, Outcome, Session, lookup};
 use tokio::io::AsyncReadExt;
@@ -324,21 +324,25 @@ impl Conn {
         let Some(len) = self.parser.begin_payload(&mut self.buf) else {
             return Ok(false);
         };
-        let mut payload = BytesMut::with_capacity(len);
+        // A buffer of exactly `len` bytes from karst-mem's pool, filled without zeroing; frozen, it
+        // is the argument (and the stored value) with no copy.
+        let Ok(mut payload) = self.st.shared.pool.try_take(len) else {
+            tracing::warn!(id = self.st.info.id, len, "cannot allocate a payload buffer; closing");
+            return Err(io::Error::other("payload allocation failed"));
+        };
         let have = len.min(self.buf.len());
-        payload.extend_from_slice(&self.buf[..have]);
+        payload.fill_from_slice(&self.buf[..have]);
         self.buf.advance(have);
-        while payload.len() < len {
-            let want = len - payload.len();
-            let mut dst = (&mut payload).limit(want);
+        let timeout = self.cached.timeout;
+        while !payload.is_full() {
             let read = async {
                 tokio::select! {
                     biased;
-                    r = self.stream.read_buf(&mut dst) => r,
+                    r = self.stream.read_buf(&mut payload) => r,
                     _ = self.st.info.kill.notified() => Ok(0),
                 }
             };
-            let n = match self.cached.timeout {
+            let n = match timeout {
                 None => read.await?,
                 Some(t) => tokio::time::timeout(t, read).await.unwrap_or(Ok(0))?,
             };

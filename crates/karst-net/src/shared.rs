@@ -14,6 +14,10 @@ use tokio::sync::{Notify, watch};
 
 use crate::config::Config;
 
+/// Most bytes of idle payload buffers kept for reuse (karst-mem's `LargePool` cap): a 32 MB SET
+/// then reuses a buffer instead of faulting in a fresh mapping.
+const PAYLOAD_POOL_IDLE: usize = 256 << 20;
+
 /// A callback run after `CONFIG SET` changed the configuration.
 pub type ConfigHook = Box<dyn Fn(&Store, &Config) + Send + Sync>;
 /// Periodic work run `hz` times a second on every loop thread (active expiry).
@@ -119,6 +123,8 @@ pub struct Shared {
     pub threads: usize,
     /// The socket binds of every listener, for INFO and logs.
     pub listen_addrs: Mutex<Vec<SocketAddr>>,
+    /// Buffers for large bulks received out of line; they become stored values as they are.
+    pub pool: karst_mem::LargePool,
 }
 
 impl std::fmt::Debug for Shared {
@@ -151,6 +157,7 @@ impl Shared {
             periodic: Mutex::new(None),
             threads,
             listen_addrs: Mutex::new(Vec::new()),
+            pool: karst_mem::LargePool::new(PAYLOAD_POOL_IDLE),
         }
     }
 
