@@ -391,6 +391,22 @@ fn server_commands() {
     assert_eq!(list.len(), n as usize);
     assert!(matches!(w.call(&["COMMAND", "DOCS", "ping"]), Frame::Array(a) if a.len() == 2));
 
+    // INFO commandstats counts every command, the store's and the connection's.
+    w.cmd(&["CONFIG", "RESETSTAT"]);
+    w.expect(b"+OK\r\n");
+    for _ in 0..3 {
+        w.cmd(&["ECHO", "x"]);
+        w.expect(b"$1\r\nx\r\n");
+    }
+    w.cmd(&["ECHO"]);
+    w.expect(b"-ERR wrong number of arguments for 'echo' command\r\n");
+    let stats = text(&w.call(&["INFO", "commandstats"]));
+    assert!(stats.contains("cmdstat_echo:calls=4,"), "{stats}");
+    assert!(stats.contains("failed_calls=1"), "{stats}");
+    assert!(stats.contains("cmdstat_config:calls=1,"), "{stats}");
+    let list = text(&w.call(&["CLIENT", "LIST"]));
+    assert!(list.contains("cmd=info"), "{list}");
+
     // SLOWLOG: everything is slow at a threshold of 0.
     w.cmd(&["CONFIG", "SET", "slowlog-log-slower-than", "0"]);
     w.expect(b"+OK\r\n");

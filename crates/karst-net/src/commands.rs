@@ -25,11 +25,6 @@ pub(crate) fn run(
     args: Args<'_>,
     out: &mut Output,
 ) -> Flow {
-    {
-        let mut calls = st.shared.stats.connection_calls.lock();
-        calls.entry(spec.name).or_default().0 += 1;
-    }
-    st.info.names.lock().last_cmd = spec.name;
     match spec.name {
         "hello" => hello(st, args, out),
         "auth" => auth(st, args, out),
@@ -380,7 +375,10 @@ fn client_line(st: &ConnState, c: &ClientInfo) -> String {
     let idle = now.saturating_sub(c.last_active_ms.load(Relaxed)) / 1000;
     let qbuf = c.qbuf.load(Relaxed);
     let omem = c.omem.load(Relaxed);
-    let cmd = if names.last_cmd.is_empty() { "NULL" } else { names.last_cmd };
+    let cmd = match c.last_cmd.load(Relaxed) {
+        0 => "NULL",
+        i => commands().get(i - 1).map_or("NULL", |s| s.name),
+    };
     format!(
         "id={} addr={} laddr={} fd={} name={} age={} idle={idle} flags=N db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={qbuf} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem={omem} tot-mem={} events=r cmd={cmd} user={} redir=-1 resp={} lib-name={} lib-ver={}",
         c.id,

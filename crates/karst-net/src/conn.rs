@@ -18,7 +18,7 @@ use tokio::net::TcpStream;
 
 use crate::commands;
 use crate::config::OutputLimit;
-use crate::shared::{ClientInfo, Shared};
+use crate::shared::{ClientInfo, CommandCounters, Shared, command_index};
 
 /// Read buffer: initial size, and the spare room kept before each read.
 const READ_CHUNK: usize = 16 * 1024;
@@ -77,10 +77,21 @@ pub(crate) struct Conn {
     scratch: Output,
     st: ConnState,
     cached: Cached,
+    counters: Arc<CommandCounters>,
+    /// The last command name seen and its index in the table: pipelines repeat commands, so
+    /// most requests skip the table lookup that counting them needs.
+    last_name: [u8; 16],
+    last_name_len: usize,
+    last_index: Option<usize>,
 }
 
 impl Conn {
-    pub(crate) fn new(shared: Arc<Shared>, stream: TcpStream, info: Arc<ClientInfo>) -> Conn {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        stream: TcpStream,
+        info: Arc<ClientInfo>,
+        counters: Arc<CommandCounters>,
+    ) -> Conn {
         let authenticated = shared.config.read().requirepass.is_empty();
         let mut parser = RequestParser::new(Limits::default());
         parser.set_authenticated(authenticated);
@@ -111,6 +122,10 @@ impl Conn {
                 slow_micros: None,
                 max_bulk: 0,
             },
+            counters,
+            last_name: [0; 16],
+            last_name_len: usize::MAX,
+            last_index: None,
         };
         conn.refresh();
         conn
@@ -214,15 +229,31 @@ impl Conn {
         shared.stats.total_commands_processed.fetch_add(batch.len() as u64, Relaxed);
         let slow = self.cached.slow_micros;
         let mut last = Instant::now();
+        let mut last_index = None;
         for args in batch.iter() {
+            let index = self.command_index(args.get(0));
+            let mark = self.out.len();
             let flow = self.execute_one(args);
-            if let Some(threshold) = slow {
-                let now = Instant::now();
-                let micros = now.duration_since(last).as_micros() as u64;
-                last = now;
-                if micros >= threshold {
-                    self.st.shared.slowlog_push(micros, args, &self.st.info);
+            let now = Instant::now();
+            let micros = now.duration_since(last).as_micros() as u64;
+            last = now;
+            let error = self.replied_error(mark);
+            if error {
+                self.st.shared.stats.total_error_replies.fetch_add(1, Relaxed);
+            }
+            if let Some(i) = index {
+                last_index = Some(i);
+                let c = &self.counters;
+                if let (Some(calls), Some(usec)) = (c.calls.get(i), c.usec.get(i)) {
+                    calls.fetch_add(1, Relaxed);
+                    usec.fetch_add(micros, Relaxed);
                 }
+                if error && let Some(failed) = c.failed.get(i) {
+                    failed.fetch_add(1, Relaxed);
+                }
+            }
+            if slow.is_some_and(|threshold| micros >= threshold) {
+                self.st.shared.slowlog_push(micros, args, &self.st.info);
             }
             if flow == Flow::Close {
                 return Ok(Flow::Close);
@@ -248,9 +279,37 @@ impl Conn {
             }
         }
         let info = &self.st.info;
+        if let Some(i) = last_index {
+            info.last_cmd.store(i + 1, Relaxed);
+        }
         info.last_active_ms.store(self.st.shared.now_ms(), Relaxed);
         info.db.store(self.st.session.db, Relaxed);
         Ok(Flow::Continue)
+    }
+
+    /// The table index of command `name`, through a one-entry cache.
+    #[inline]
+    fn command_index(&mut self, name: Option<&[u8]>) -> Option<usize> {
+        let name = name?;
+        if name.len() == self.last_name_len && name == &self.last_name[..name.len()] {
+            return self.last_index;
+        }
+        let index = lookup(name).and_then(command_index);
+        if name.len() <= self.last_name.len() {
+            self.last_name[..name.len()].copy_from_slice(name);
+            self.last_name_len = name.len();
+            self.last_index = index;
+        }
+        index
+    }
+
+    /// True when the reply written since `mark` is an error (`-…`). Replies queued by reference
+    /// are bulk strings, so an error is always in the output's buffer.
+    #[inline]
+    fn replied_error(&mut self, mark: usize) -> bool {
+        let new = self.out.len().saturating_sub(mark);
+        let tail = self.out.raw();
+        new > 0 && new <= tail.len() && tail[tail.len() - new] == b'-'
     }
 
     #[inline]

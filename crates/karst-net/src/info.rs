@@ -6,7 +6,9 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use crate::commands::REDIS_VERSION;
 use crate::config::human_bytes;
-use crate::shared::{Shared, unix_time};
+use std::sync::atomic::AtomicU64;
+
+use crate::shared::{CommandCounters, Shared, unix_time};
 
 const DEFAULT: &[&str] = &[
     "server",
@@ -228,11 +230,22 @@ fn section_text(shared: &Shared, section: &str, out: &mut String) {
             field!(out, "used_cpu_user_children", "0.000000");
         }
         "commandstats" => {
-            for (name, (calls, usec)) in stats.connection_calls.lock().iter() {
-                let per = if *calls > 0 { *usec as f64 / *calls as f64 } else { 0.0 };
+            let counters = shared.stats.commands.lock().clone();
+            for (i, spec) in karst_store::commands().iter().enumerate() {
+                let sum = |f: fn(&CommandCounters) -> &Vec<AtomicU64>| -> u64 {
+                    counters.iter().map(|c| f(c).get(i).map_or(0, |a| a.load(Relaxed))).sum()
+                };
+                let calls = sum(|c| &c.calls);
+                if calls == 0 {
+                    continue;
+                }
+                let usec = sum(|c| &c.usec);
+                let failed = sum(|c| &c.failed);
+                let per = usec as f64 / calls as f64;
                 let _ = write!(
                     out,
-                    "cmdstat_{name}:calls={calls},usec={usec},usec_per_call={per:.2},rejected_calls=0,failed_calls=0\r\n"
+                    "cmdstat_{}:calls={calls},usec={usec},usec_per_call={per:.2},rejected_calls=0,failed_calls={failed}\r\n",
+                    spec.name
                 );
             }
         }

@@ -17,7 +17,7 @@ use tokio::sync::Notify;
 
 use crate::config::{Config, ThreadModel};
 use crate::conn::Conn;
-use crate::shared::{ClientInfo, ClientNames, ConfigHook, PeriodicHook, Shared};
+use crate::shared::{ClientInfo, ClientNames, CommandCounters, ConfigHook, PeriodicHook, Shared};
 
 /// How long loop threads wait for connections to close at shutdown.
 const DRAIN: Duration = Duration::from_secs(3);
@@ -224,10 +224,13 @@ impl Stopper {
 }
 
 async fn loop_main(shared: Arc<Shared>, listeners: Vec<StdListener>, first: bool) {
+    // This loop's command counters: its connections count here, INFO sums every loop's.
+    let counters = Arc::new(CommandCounters::new());
+    shared.stats.commands.lock().push(counters.clone());
     for l in listeners {
         match TcpListener::from_std(l) {
             Ok(l) => {
-                tokio::spawn(accept_loop(shared.clone(), l));
+                tokio::spawn(accept_loop(shared.clone(), l, counters.clone()));
             }
             Err(e) => tracing::error!("listener: {e}"),
         }
@@ -274,7 +277,7 @@ fn periodic(shared: &Shared, first: bool) {
     }
 }
 
-async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
+async fn accept_loop(shared: Arc<Shared>, listener: TcpListener, counters: Arc<CommandCounters>) {
     let mut shutdown = shared.shutdown_tx.subscribe();
     loop {
         let accepted = tokio::select! {
@@ -283,7 +286,7 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
             r = listener.accept() => r,
         };
         match accepted {
-            Ok((stream, peer)) => admit(&shared, stream, peer),
+            Ok((stream, peer)) => admit(&shared, stream, peer, &counters),
             Err(e) => {
                 // EMFILE and friends: back off a little instead of spinning.
                 tracing::warn!("accept: {e}");
@@ -295,7 +298,12 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
 
 const DENIED: &str = "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to karst you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to karst from the same host the server is running, however MAKE SURE karst is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Set up an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
 
-fn admit(shared: &Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
+fn admit(
+    shared: &Arc<Shared>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    counters: &Arc<CommandCounters>,
+) {
     shared.stats.total_connections_received.fetch_add(1, Relaxed);
     let (maxclients, protected, keepalive) = {
         let c = shared.config.read();
@@ -333,6 +341,7 @@ fn admit(shared: &Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
         qbuf: AtomicUsize::new(0),
         omem: AtomicUsize::new(0),
         names: Mutex::new(ClientNames { user: "default".into(), ..ClientNames::default() }),
+        last_cmd: AtomicUsize::new(0),
         killed: AtomicBool::new(false),
         kill: Notify::new(),
     });
@@ -341,9 +350,10 @@ fn admit(shared: &Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
         info.kill.notify_one();
     }
     let shared = shared.clone();
+    let counters = counters.clone();
     tokio::spawn(async move {
         let id = info.id;
-        Conn::new(shared.clone(), stream, info).run().await;
+        Conn::new(shared.clone(), stream, info, counters).run().await;
         shared.clients.lock().remove(&id);
         shared.connected.fetch_sub(1, Relaxed);
     });

@@ -34,8 +34,8 @@ pub struct Stats {
     pub total_error_replies: AtomicU64,
     pub client_query_buffer_limit_disconnections: AtomicU64,
     pub client_output_buffer_limit_disconnections: AtomicU64,
-    /// Calls of connection commands by name (the store counts its own commands).
-    pub connection_calls: Mutex<BTreeMap<&'static str, (u64, u64)>>,
+    /// Per-command counters, one set per loop (INFO commandstats sums them).
+    pub commands: Mutex<Vec<Arc<CommandCounters>>>,
     /// (time of the sample in ms since start, commands at that time) → ops/s.
     pub ops_sample: Mutex<(u64, u64, u64)>,
 }
@@ -54,8 +54,43 @@ impl Stats {
         ] {
             a.store(0, Relaxed);
         }
-        self.connection_calls.lock().clear();
+        for c in self.commands.lock().iter() {
+            for a in c.calls.iter().chain(c.usec.iter()).chain(c.failed.iter()) {
+                a.store(0, Relaxed);
+            }
+        }
     }
+}
+
+/// Calls, microseconds and error replies per command, indexed like `karst_store::commands()`.
+/// Each loop thread has its own set, so the counters of a command are not shared between
+/// threads on the hot path.
+#[derive(Debug)]
+pub struct CommandCounters {
+    pub calls: Vec<AtomicU64>,
+    pub usec: Vec<AtomicU64>,
+    pub failed: Vec<AtomicU64>,
+}
+
+impl CommandCounters {
+    pub(crate) fn new() -> CommandCounters {
+        let n = karst_store::commands().len();
+        let zeros = || (0..n).map(|_| AtomicU64::new(0)).collect();
+        CommandCounters { calls: zeros(), usec: zeros(), failed: zeros() }
+    }
+}
+
+/// Index of `spec` in `karst_store::commands()`.
+pub(crate) fn command_index(spec: &'static karst_store::CommandSpec) -> Option<usize> {
+    let table = karst_store::commands();
+    let size = std::mem::size_of::<karst_store::CommandSpec>().max(1);
+    let offset =
+        (spec as *const karst_store::CommandSpec as usize).wrapping_sub(table.as_ptr() as usize);
+    let i = offset / size;
+    if table.get(i).is_some_and(|c| std::ptr::eq(c, spec)) {
+        return Some(i);
+    }
+    table.iter().position(|c| std::ptr::eq(c, spec))
 }
 
 /// One slow log entry.
@@ -84,6 +119,8 @@ pub struct ClientInfo {
     pub qbuf: AtomicUsize,
     pub omem: AtomicUsize,
     pub names: Mutex<ClientNames>,
+    /// Index in `karst_store::commands()` + 1 of the last command (0: none yet).
+    pub last_cmd: AtomicUsize,
     /// Set by CLIENT KILL; `kill` wakes the connection wherever it waits.
     pub killed: AtomicBool,
     pub kill: Notify,
@@ -96,7 +133,6 @@ pub struct ClientNames {
     pub lib_name: String,
     pub lib_ver: String,
     pub user: String,
-    pub last_cmd: &'static str,
 }
 
 /// See the module docs.
