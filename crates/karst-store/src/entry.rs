@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! byte 0      flags: kind (2 bits: inline string, integer, heap string), RAW, TTL, VISITED
-//! bytes 1..4  access clock, 24 bits (LRU: seconds; LFU: 16-bit minutes + 8-bit log counter)
+//! bytes 1..6  access clock, 40 bits (LRU: milliseconds; LFU: 16-bit minutes + 8-bit counter)
 //! len         the entry's total length: 1 byte, or 0xFF and 4 bytes little-endian from 255 on
 //! klen        the key's length, encoded the same way
 //! expire      8 bytes (i64 ms, little-endian), only when the TTL flag is set
@@ -11,7 +11,7 @@
 //! ```
 //!
 //! The table holds a thin pointer to that allocation (8 bytes a slot): a 16-byte key with a
-//! 32-byte value costs 6 + 48 bytes in one allocation (a 64-byte size class) plus 9 bytes per
+//! 32-byte value costs 8 + 48 bytes in one allocation (a 64-byte size class) plus 9 bytes per
 //! table bucket. The key's hash is not stored: recomputing it when a table grows costs a few
 //! nanoseconds a key, and the 4 bytes would push such an entry from glibc's 64-byte chunks into
 //! its 80-byte ones (mimalloc rounds both to 64). Why not a struct with fields: a `Bytes` alone is 32 bytes and an `Option<i64>`
@@ -71,14 +71,14 @@ pub(crate) fn size_class(n: usize) -> usize {
 pub(crate) struct Entry {
     /// INVARIANT: points to an allocation of `Layout::from_size_align(n, 1)` bytes, all
     /// initialized, owned by this entry, where `n >= MIN_LEN` is the length its header records
-    /// (byte 4, or bytes 5..9 when byte 4 is 0xFF, in which case `n >= 255`).
+    /// (byte 6, or bytes 7..11 when byte 6 is 0xFF, in which case `n >= 255`).
     ptr: NonNull<u8>,
 }
 
-/// The shortest entry: 4 bytes of header, length and key length bytes, no key, no value.
-const MIN_LEN: usize = 6;
+/// The shortest entry: 6 bytes of header, length and key length bytes, no key, no value.
+const MIN_LEN: usize = 8;
 /// Where the length field starts.
-const LEN_AT: usize = 4;
+const LEN_AT: usize = 6;
 
 const _: () = assert!(std::mem::size_of::<Entry>() == 8);
 const _: () = assert!(std::mem::size_of::<Option<Entry>>() == 8);
@@ -142,7 +142,7 @@ impl Entry {
     pub(crate) fn new(
         key: &[u8],
         expire: Option<i64>,
-        access: u32,
+        access: u64,
         flags: u8,
         value: NewValue<'_>,
     ) -> Entry {
@@ -171,7 +171,7 @@ impl Entry {
             f |= TTL;
         }
         buf[0] = f;
-        buf[1..4].copy_from_slice(&access.to_le_bytes()[..3]);
+        buf[1..6].copy_from_slice(&access.to_le_bytes()[..5]);
         let mut at = LEN_AT;
         put_varint(buf, &mut at, len);
         put_varint(buf, &mut at, key.len());
@@ -309,20 +309,16 @@ impl Entry {
     }
 
     #[inline]
-    pub(crate) fn access(&self) -> u32 {
-        let b = self.bytes();
-        u32::from_le_bytes([
-            b.get(1).copied().unwrap_or(0),
-            b.get(2).copied().unwrap_or(0),
-            b.get(3).copied().unwrap_or(0),
-            0,
-        ])
+    pub(crate) fn access(&self) -> u64 {
+        let mut b = [0u8; 8];
+        b[..5].copy_from_slice(self.bytes().get(1..6).unwrap_or(&[0; 5]));
+        u64::from_le_bytes(b)
     }
 
     #[inline]
-    pub(crate) fn set_access(&mut self, access: u32) {
-        if let Some(dst) = self.bytes_mut().get_mut(1..4) {
-            dst.copy_from_slice(&access.to_le_bytes()[..3]);
+    pub(crate) fn set_access(&mut self, access: u64) {
+        if let Some(dst) = self.bytes_mut().get_mut(1..6) {
+            dst.copy_from_slice(&access.to_le_bytes()[..5]);
         }
     }
 
@@ -357,9 +353,9 @@ mod tests {
     fn layout_is_pinned() {
         assert_eq!(std::mem::size_of::<Entry>(), 8);
         assert_eq!(std::mem::size_of::<Option<Entry>>(), 8);
-        // 16-byte key, 32-byte value, no TTL: 6 bytes of header, one 64-byte size class.
+        // 16-byte key, 32-byte value, no TTL: 8 bytes of header, one 64-byte size class.
         let e = Entry::new(&[b'k'; 16], None, 0, 0, NewValue::Inline(&[b'v'; 32]));
-        assert_eq!(e.len(), 54);
+        assert_eq!(e.len(), 56);
         assert_eq!(e.cost(), 64);
         assert_eq!((size_class(48), size_class(129), size_class(300)), (48, 160, 320));
         // Lengths around the one-byte limit of the length field.
@@ -375,10 +371,10 @@ mod tests {
         for key in [&b""[..], b"k", &[b'x'; 300]] {
             for expire in [None, Some(0), Some(-5), Some(i64::MAX)] {
                 for value in [NewValue::Inline(b"hello"), NewValue::Int(-42), NewValue::Heap(9)] {
-                    let mut e = Entry::new(key, expire, 0x00AB_CDEF, RAW, value);
+                    let mut e = Entry::new(key, expire, 0x12_3456_789A, RAW, value);
                     assert_eq!(e.key(), key);
                     assert_eq!(e.expire(), expire);
-                    assert_eq!(e.access(), 0x00AB_CDEF);
+                    assert_eq!(e.access(), 0x12_3456_789A);
                     assert!(e.is_raw());
                     match (value, e.stored()) {
                         (NewValue::Inline(a), Stored::Inline(b)) => assert_eq!(a, b),

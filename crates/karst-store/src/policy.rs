@@ -117,36 +117,36 @@ impl FromStr for Policy {
     }
 }
 
-/// Redis's LRU clock: seconds, 24 bits.
-pub(crate) const LRU_CLOCK_MAX: u32 = (1 << 24) - 1;
+/// The LRU clock: milliseconds in 40 bits (wraps after 34 years). Redis keeps seconds in 24
+/// bits; a finer clock lets sampled LRU tell apart keys read within the same second (at a
+/// million reads a second, a one-second clock makes allkeys-lru no better than allkeys-random).
+pub(crate) const LRU_CLOCK_MAX: u64 = (1 << 40) - 1;
 /// A new key's LFU counter.
-pub(crate) const LFU_INIT_VAL: u32 = 5;
+pub(crate) const LFU_INIT_VAL: u64 = 5;
 const LFU_LOG_FACTOR: f64 = 10.0;
 /// Minutes per decrement of the counter.
-const LFU_DECAY_TIME: u32 = 1;
+const LFU_DECAY_TIME: u64 = 1;
 
-pub(crate) fn lru_clock(now_ms: i64) -> u32 {
-    ((now_ms / 1000) as u32) & LRU_CLOCK_MAX
+pub(crate) fn lru_clock(now_ms: i64) -> u64 {
+    (now_ms as u64) & LRU_CLOCK_MAX
 }
 
 /// Idle time in milliseconds of an LRU clock value.
-pub(crate) fn lru_idle_ms(clock: u32, now_ms: i64) -> u64 {
-    let now = lru_clock(now_ms);
-    let secs = if now >= clock { now - clock } else { now + (LRU_CLOCK_MAX - clock) };
-    u64::from(secs) * 1000
+pub(crate) fn lru_idle_ms(clock: u64, now_ms: i64) -> u64 {
+    lru_clock(now_ms).wrapping_sub(clock) & LRU_CLOCK_MAX
 }
 
-fn lfu_minutes(now_ms: i64) -> u32 {
-    ((now_ms / 60_000) as u32) & 0xFFFF
+fn lfu_minutes(now_ms: i64) -> u64 {
+    ((now_ms / 60_000) as u64) & 0xFFFF
 }
 
 /// The access clock of a new key.
-pub(crate) fn initial_access(lfu: bool, now_ms: i64) -> u32 {
+pub(crate) fn initial_access(lfu: bool, now_ms: i64) -> u64 {
     if lfu { (lfu_minutes(now_ms) << 8) | LFU_INIT_VAL } else { lru_clock(now_ms) }
 }
 
 /// The LFU counter after decay.
-pub(crate) fn lfu_decayed(access: u32, now_ms: i64) -> u32 {
+pub(crate) fn lfu_decayed(access: u64, now_ms: i64) -> u64 {
     let ldt = (access >> 8) & 0xFFFF;
     let counter = access & 0xFF;
     let now = lfu_minutes(now_ms);
@@ -156,13 +156,13 @@ pub(crate) fn lfu_decayed(access: u32, now_ms: i64) -> u32 {
 }
 
 /// The access clock after one access (`updateLFU` or the LRU clock).
-pub(crate) fn touched(access: u32, lfu: bool, now_ms: i64, random: f64) -> u32 {
+pub(crate) fn touched(access: u64, lfu: bool, now_ms: i64, random: f64) -> u64 {
     if !lfu {
         return lru_clock(now_ms);
     }
     let mut counter = lfu_decayed(access, now_ms);
     if counter < 255 {
-        let base = f64::from(counter.saturating_sub(LFU_INIT_VAL));
+        let base = counter.saturating_sub(LFU_INIT_VAL) as f64;
         let p = 1.0 / (base * LFU_LOG_FACTOR + 1.0);
         if random < p {
             counter += 1;
@@ -201,6 +201,6 @@ mod tests {
         let t = 5_000;
         let c = lru_clock(t);
         assert_eq!(lru_idle_ms(c, t + 3_000), 3_000);
-        assert_eq!(lru_idle_ms(LRU_CLOCK_MAX - 1, 0), 1000);
+        assert_eq!(lru_idle_ms(LRU_CLOCK_MAX - 1, 0), 2);
     }
 }

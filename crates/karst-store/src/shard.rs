@@ -209,6 +209,33 @@ pub(crate) struct Side {
     hand: usize,
     pub(crate) sieve_on: bool,
     hasher: Hasher,
+    /// Redis's eviction pool: the best candidates of past samples, best first.
+    pool: Vec<Candidate>,
+    pool_policy: Option<Policy>,
+}
+
+/// A key sampled for eviction, with its score (higher: evict sooner).
+#[derive(Debug)]
+struct Candidate {
+    score: u64,
+    db: usize,
+    h32: u32,
+    key: Box<[u8]>,
+}
+
+/// Candidates kept per shard (Redis: EVPOOL_SIZE).
+const POOL_SIZE: usize = 16;
+
+fn pool_add(pool: &mut Vec<Candidate>, score: u64, db: usize, h32: u32, key: &[u8]) {
+    if let Some(i) = pool.iter().position(|c| c.db == db && &c.key[..] == key) {
+        pool.remove(i);
+    }
+    if pool.len() >= POOL_SIZE && pool.last().is_some_and(|c| c.score >= score) {
+        return;
+    }
+    let at = pool.iter().position(|c| c.score < score).unwrap_or(pool.len());
+    pool.insert(at, Candidate { score, db, h32, key: key.into() });
+    pool.truncate(POOL_SIZE);
 }
 
 impl Side {
@@ -251,7 +278,7 @@ impl Side {
         key: &[u8],
         val: Val<'_>,
         expire: Option<i64>,
-        access: u32,
+        access: u64,
         flags: u8,
     ) -> Entry {
         match val {
@@ -319,6 +346,8 @@ impl Shard {
                 hand: 0,
                 sieve_on: false,
                 hasher,
+                pool: Vec::new(),
+                pool_policy: None,
             },
         }
     }
@@ -696,6 +725,10 @@ impl Shard {
         let mut best: Option<(u64, usize, u32, Vec<u8>)> = None;
         let hs = self.side.hasher;
         let volatile = policy.is_volatile();
+        if self.side.pool_policy != Some(policy) {
+            self.side.pool.clear();
+            self.side.pool_policy = Some(policy);
+        }
         for db in 0..self.dbs.len() {
             let d = self.dbs.get(db)?;
             let mut picked: Vec<&Entry> = Vec::with_capacity(samples);
@@ -738,24 +771,47 @@ impl Shard {
                     pos = i + 1;
                 }
             }
+            let random = !matches!(
+                policy,
+                Policy::AllKeysLru | Policy::VolatileLru | Policy::AllKeysLfu | Policy::VolatileLfu
+            );
             for e in picked {
                 let score = match policy {
                     Policy::AllKeysLru | Policy::VolatileLru => {
                         policy::lru_idle_ms(e.access(), now)
                     }
                     Policy::AllKeysLfu | Policy::VolatileLfu => {
-                        255 - u64::from(policy::lfu_decayed(e.access(), now))
+                        255 - policy::lfu_decayed(e.access(), now)
                     }
                     _ => self.side.rng.random::<u64>(),
                 };
                 // Expired keys go first, whatever the policy.
                 let score = if e.is_expired(now) { u64::MAX } else { score };
-                if best.as_ref().is_none_or(|b| score > b.0) {
-                    best = Some((score, db, h32_of(&hs, e.key()), e.key().to_vec()));
+                if random {
+                    if best.as_ref().is_none_or(|b| score > b.0) {
+                        best = Some((score, db, h32_of(&hs, e.key()), e.key().to_vec()));
+                    }
+                } else {
+                    pool_add(&mut self.side.pool, score, db, h32_of(&hs, e.key()), e.key());
                 }
             }
         }
-        best.map(|(_, db, h, k)| (db, h, k))
+        if best.is_some() {
+            return best.map(|(_, db, h, k)| (db, h, k));
+        }
+        // The best pooled candidate that still exists (Redis's eviction pool).
+        while !self.side.pool.is_empty() {
+            let c = self.side.pool.remove(0);
+            let live = self.dbs.get(c.db).is_some_and(|d| {
+                d.table
+                    .find(table_hash(c.h32), eq(&c.key))
+                    .is_some_and(|e| !volatile || e.expire().is_some())
+            });
+            if live {
+                return Some((c.db, c.h32, c.key.into_vec()));
+            }
+        }
+        None
     }
 
     /// SIEVE: the hand walks from the oldest key to the newest, clearing visited bits, and

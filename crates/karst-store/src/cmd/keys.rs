@@ -633,7 +633,7 @@ fn object(store: &Store, s: &mut Session, args: Args<'_>, out: &mut Output) {
         "idletime" if policy.is_lfu() => out.error(LFU_ON),
         "idletime" => out.integer((policy::lru_idle_ms(f.entry.access(), now) / 1000) as i64),
         _ if !policy.is_lfu() => out.error(LFU_OFF),
-        _ => out.integer(i64::from(policy::lfu_decayed(f.entry.access(), now))),
+        _ => out.integer(policy::lfu_decayed(f.entry.access(), now) as i64),
     }
 }
 
