@@ -1,0 +1,118 @@
+//! Embedded throughput: karst's `Store` against dashmap, moka and quick_cache, in one run.
+//!
+//! 1M keys of 16 bytes with 64-byte values, loaded first; then GET/SET mixes of 90/10 and
+//! 50/50 over uniformly random keys, with 1 and 2 threads. Throughput is operations per second
+//! over all threads (divide by the thread count for per-thread figures).
+//!
+//! `cargo bench -p karst-benches --bench embedded`
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use karst_benches::Rng;
+
+const KEYS: usize = 1_000_000;
+
+/// What every contender offers: get a value, set a value, from any thread.
+trait Map: Sync {
+    fn get(&self, key: &Bytes) -> Option<Bytes>;
+    fn set(&self, key: &Bytes, value: &Bytes);
+}
+
+impl Map for karst_store::Store {
+    fn get(&self, key: &Bytes) -> Option<Bytes> {
+        karst_store::Store::get(self, key).ok().flatten()
+    }
+    fn set(&self, key: &Bytes, value: &Bytes) {
+        let _ = karst_store::Store::set(self, key.clone(), value.clone());
+    }
+}
+
+impl Map for dashmap::DashMap<Bytes, Bytes> {
+    fn get(&self, key: &Bytes) -> Option<Bytes> {
+        dashmap::DashMap::get(self, key).map(|v| v.value().clone())
+    }
+    fn set(&self, key: &Bytes, value: &Bytes) {
+        self.insert(key.clone(), value.clone());
+    }
+}
+
+impl Map for moka::sync::Cache<Bytes, Bytes> {
+    fn get(&self, key: &Bytes) -> Option<Bytes> {
+        moka::sync::Cache::get(self, key)
+    }
+    fn set(&self, key: &Bytes, value: &Bytes) {
+        self.insert(key.clone(), value.clone());
+    }
+}
+
+impl Map for quick_cache::sync::Cache<Bytes, Bytes> {
+    fn get(&self, key: &Bytes) -> Option<Bytes> {
+        quick_cache::sync::Cache::get(self, key)
+    }
+    fn set(&self, key: &Bytes, value: &Bytes) {
+        self.insert(key.clone(), value.clone());
+    }
+}
+
+fn keys() -> Vec<Bytes> {
+    (0..KEYS).map(|i| Bytes::from(format!("key:{i:012}"))).collect()
+}
+
+/// Runs `iters` operations on each of `threads` threads; returns the wall time of the slowest.
+fn run(map: &dyn Map, keys: &[Bytes], value: &Bytes, threads: usize, set_percent: u64, iters: u64) -> Duration {
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                s.spawn(move || {
+                    let mut rng = Rng(0x1234_5678 + t as u64 * 7919);
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        let r = rng.next_u64();
+                        let key = &keys[(r >> 8) as usize % keys.len()];
+                        if r % 100 < set_percent {
+                            map.set(key, value);
+                        } else {
+                            black_box(map.get(key));
+                        }
+                    }
+                    start.elapsed()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_default()).max().unwrap_or_default()
+    })
+}
+
+fn embedded(c: &mut Criterion) {
+    let keys = keys();
+    let value = Bytes::from(vec![b'v'; 64]);
+    let contenders: Vec<(&str, Box<dyn Map>)> = vec![
+        ("karst", Box::new(karst_store::Store::new())),
+        ("dashmap", Box::new(dashmap::DashMap::<Bytes, Bytes>::new())),
+        ("moka", Box::new(moka::sync::Cache::<Bytes, Bytes>::new(2 * KEYS as u64))),
+        ("quick_cache", Box::new(quick_cache::sync::Cache::<Bytes, Bytes>::new(2 * KEYS))),
+    ];
+    for (_, map) in &contenders {
+        for key in &keys {
+            map.set(key, &value);
+        }
+    }
+    for threads in [1, 2] {
+        for set_percent in [10, 50] {
+            let mut group = c.benchmark_group(format!("embedded/{threads}-thread/{}-{set_percent}", 100 - set_percent));
+            group.throughput(Throughput::Elements(threads as u64));
+            for (name, map) in &contenders {
+                group.bench_function(*name, |b| {
+                    b.iter_custom(|iters| run(map.as_ref(), &keys, &value, threads, set_percent, iters));
+                });
+            }
+            group.finish();
+        }
+    }
+}
+
+criterion_group!(benches, embedded);
+criterion_main!(benches);
