@@ -160,12 +160,10 @@ impl Entry {
         // SAFETY: `layout` has a non-zero size (len >= MIN_LEN).
         let raw = unsafe { alloc_zeroed(layout) };
         let Some(ptr) = NonNull::new(raw) else { handle_alloc_error(layout) };
-        let e = Entry { ptr };
-        // The allocation is zeroed, so the header says "length 0" until written: write it first
-        // through a slice of the known length.
         // SAFETY: `ptr` is a fresh, initialized (zeroed) allocation of `len` bytes that nothing
-        // else references.
-        let buf = unsafe { std::slice::from_raw_parts_mut(e.ptr.as_ptr(), len) };
+        // else references. The `Entry` that will own it is made only once every field is
+        // written, so a panic here leaks the allocation instead of freeing it with a wrong size.
+        let buf = unsafe { std::slice::from_raw_parts_mut(ptr.as_ptr(), len) };
         let mut f = (flags & (RAW | VISITED)) | kind;
         if expire.is_some() {
             f |= TTL;
@@ -187,6 +185,7 @@ impl Entry {
             NewValue::Int(i) => rest.copy_from_slice(&i.to_le_bytes()),
             NewValue::Heap(ix) => rest.copy_from_slice(&ix.to_le_bytes()),
         }
+        let e = Entry { ptr };
         debug_assert_eq!(e.len(), len);
         e
     }

@@ -370,6 +370,21 @@ impl Store {
         done
     }
 
+    /// Runs [`Store::active_expire_cycle`] in steps of `step` keys until no expired key is left
+    /// or `time` has passed (Redis bounds its cycle to 25 ms by default). Returns how many keys
+    /// were deleted.
+    pub fn active_expire_for(&self, time: std::time::Duration, step: usize) -> usize {
+        let start = std::time::Instant::now();
+        let mut total = 0;
+        loop {
+            let n = self.active_expire_cycle(step.max(1));
+            total += n;
+            if n < step.max(1) || start.elapsed() >= time {
+                return total;
+            }
+        }
+    }
+
     /// True when a limit is set and passed.
     #[inline]
     pub(crate) fn over_limit(&self) -> bool {
@@ -401,6 +416,9 @@ impl Store {
             }
             if self.lock_index(at).evict(policy, now, samples) {
                 misses = 0;
+                // The written shard gave one key; spread the rest over its neighbours so that
+                // no shard is drained for one large write.
+                at = (at + 1) % n;
             } else {
                 misses += 1;
                 if misses >= n {
