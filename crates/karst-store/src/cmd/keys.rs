@@ -40,7 +40,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     spec("renamenx", 3, Flags(W | F), 1, 2, 1, KWF, renamenx),
     spec("copy", -3, Flags(W | D), 1, 2, 1, KW, copy),
     spec("move", 3, Flags(W | F), 1, 1, 1, KWF, move_),
-    spec("object", -2, Flags(R), 2, 2, 1, KR, object),
+    spec("object", -2, Flags(0), 0, 0, 0, &["slow"], object),
     spec("dbsize", 1, Flags(R | F), 0, 0, 0, KRF, dbsize),
     spec("flushdb", -1, Flags(W), 0, 0, 0, KWD, flushdb),
     spec("flushall", -1, Flags(W), 0, 0, 0, KWD, flushall),

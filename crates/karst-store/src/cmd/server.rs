@@ -2,7 +2,7 @@
 
 use karst_resp::{Args, Output};
 
-use super::{F, R, arg, err, is};
+use super::{F, arg, err, is};
 use crate::command::{CommandSpec, Flags, spec};
 use crate::error::Error;
 use crate::session::Session;
@@ -14,7 +14,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     spec("echo", 2, Flags(F), 0, 0, 0, &["fast", "connection"], echo),
     spec("time", 1, Flags(F), 0, 0, 0, &["fast"], time),
     spec("lastsave", 1, Flags(F), 0, 0, 0, &["admin", "fast", "dangerous"], lastsave),
-    spec("memory", -2, Flags(R), 2, 2, 1, &["read", "slow"], memory),
+    spec("memory", -2, Flags(0), 0, 0, 0, &["slow"], memory),
 ];
 
 /// ```text
