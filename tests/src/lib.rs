@@ -208,3 +208,23 @@ pub fn rss_bytes() -> u64 {
         .and_then(|s| s.split_whitespace().nth(1).and_then(|v| v.parse::<u64>().ok()))
         .map_or(0, |pages| pages * 4096)
 }
+
+/// Sends a pipeline of `n` ECHO requests of `size` bytes from a thread and never reads.
+pub fn never_reading_client(
+    server: &TestServer,
+    n: usize,
+    size: usize,
+) -> (Wire, std::thread::JoinHandle<()>) {
+    let w = server.wire();
+    let mut s = w.stream.try_clone().expect("clone the socket");
+    let value = "v".repeat(size);
+    let req = encode(&["ECHO", &value]);
+    let handle = std::thread::spawn(move || {
+        for _ in 0..n {
+            if s.write_all(&req).is_err() {
+                return;
+            }
+        }
+    });
+    (w, handle)
+}
