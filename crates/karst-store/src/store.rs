@@ -450,8 +450,8 @@ impl Store {
         }
         match spec.handler {
             Handler::Store(run) => {
-                if self.maxmemory() != 0
-                    && (spec.flags.has(Flags::WRITE) || spec.flags.has(Flags::DENYOOM))
+                if (spec.flags.has(Flags::WRITE) || spec.flags.has(Flags::DENYOOM))
+                    && self.over_limit()
                 {
                     let near = usize::try_from(spec.first_key)
                         .ok()
