@@ -240,6 +240,16 @@ def test_lmcache_native_batch_interface(client):
         client.submit_batch_get(keys[:1], [b"read-only"])
 
 
+def test_lmcache_constructor_signature(server):
+    c = karst.LMCacheRedisClient("127.0.0.1", server.port, 2)
+    try:
+        fid = c.submit_batch_set(["sig"], [bytearray(b"xyz")])
+        assert wait_completions(c, 1)[fid] == (True, None, None)
+        assert c.get_bytes("sig") == b"xyz"
+    finally:
+        c.close()
+
+
 def test_native_interface_with_asyncio(client):
     keys = [f"aio:{i}" for i in range(32)]
     src = [bytearray(pattern(8192, i)) for i in range(32)]

@@ -13,4 +13,25 @@ from ._karst import (
     key_slot,
 )
 
-__all__ = ["RedisClient", "KarstError", "ResponseError", "BufferTooSmallError", "key_slot"]
+__all__ = [
+    "RedisClient",
+    "LMCacheRedisClient",
+    "KarstError",
+    "ResponseError",
+    "BufferTooSmallError",
+    "key_slot",
+]
+
+
+def LMCacheRedisClient(host: str, port: int, num_workers: int = 8, username: str = "", password: str = "") -> RedisClient:
+    """A client built with the signature of LMCache's native RESP client
+    (``lmcache.lmcache_redis.LMCacheRedisClient(host, port, num_workers, username, password)``):
+    ``num_workers`` worker threads over as many pooled connections."""
+    return RedisClient(
+        host,
+        port,
+        password=password or None,
+        username=username or None,
+        connections=num_workers,
+        num_workers=num_workers,
+    )
