@@ -67,9 +67,16 @@ def redis_server(*extra: str) -> Optional[Server]:
     exe = shutil.which("redis-server")
     if exe is None:
         return None
-    port = free_port()
-    argv = [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", *extra]
-    return Server("redis", argv, port)
+    # A port found free may be taken by a parallel test before the server binds it: retry.
+    for attempt in range(5):
+        port = free_port()
+        argv = [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", *extra]
+        try:
+            return Server("redis", argv, port)
+        except RuntimeError:
+            if attempt == 4:
+                raise
+    return None
 
 
 def karst_server_binary() -> Optional[Path]:

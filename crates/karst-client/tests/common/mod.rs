@@ -54,14 +54,24 @@ pub fn have(bin: &str) -> bool {
 }
 
 pub fn wait_listening(port: u16) {
+    assert!(listening(port, None), "server on port {port} did not start");
+}
+
+/// Waits until something accepts on `port`; false if `child` exits first (its port was taken).
+fn listening(port: u16, mut child: Option<&mut Child>) -> bool {
     let deadline = Instant::now() + Duration::from_secs(10);
     while Instant::now() < deadline {
+        if let Some(c) = child.as_deref_mut() {
+            if !matches!(c.try_wait(), Ok(None)) {
+                return false;
+            }
+        }
         if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return;
+            return true;
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    panic!("server on port {port} did not start");
+    false
 }
 
 /// A redis-server with `extra` arguments, or `None` (with the reason printed) when it is not
@@ -71,26 +81,34 @@ pub fn redis(extra: &[&str]) -> Option<Server> {
         eprintln!("SKIP: redis-server is not installed");
         return None;
     }
-    let port = free_port();
-    let mut args = vec![
-        "--port".to_string(),
-        port.to_string(),
-        "--save".into(),
-        "".into(),
-        "--appendonly".into(),
-        "no".into(),
-        "--bind".into(),
-        "127.0.0.1".into(),
-    ];
-    args.extend(extra.iter().map(|s| s.to_string()));
-    let child = Command::new("redis-server")
-        .args(&args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("redis-server starts");
-    wait_listening(port);
-    Some(Server { port, child, dir: None })
+    // Tests start servers in parallel: a port found free may be taken before the server binds
+    // it, so a server that exits at once is started again on another port.
+    for _ in 0..5 {
+        let port = free_port();
+        let mut args = vec![
+            "--port".to_string(),
+            port.to_string(),
+            "--save".into(),
+            "".into(),
+            "--appendonly".into(),
+            "no".into(),
+            "--bind".into(),
+            "127.0.0.1".into(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let mut child = Command::new("redis-server")
+            .args(&args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server starts");
+        if listening(port, Some(&mut child)) {
+            return Some(Server { port, child, dir: None });
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    panic!("redis-server did not start in 5 attempts");
 }
 
 /// karst-server from target/{release,debug}, when it has been built.
