@@ -447,6 +447,8 @@ impl Shard {
                 };
                 let old_heap = side.heap_take(old);
                 drop(old_heap);
+                // Overwriting a live key is an access (SIEVE keeps its visited bit).
+                let flags = if live { flags | crate::entry::VISITED } else { flags };
                 let new = side.make(key, val, expire, access, flags);
                 let old = std::mem::replace(occ.get_mut(), new);
                 side.untrack(ttl, &old);
