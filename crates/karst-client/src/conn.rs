@@ -116,6 +116,8 @@ pub struct Connection {
     parser: ReplyParser,
     limits: ReplyLimits,
     protocol: Protocol,
+    /// Bytes received so far, to tell a connection that died idle from one that died mid-reply.
+    received: u64,
 }
 
 impl Connection {
@@ -159,6 +161,7 @@ impl Connection {
             parser: ReplyParser::new(limits),
             limits,
             protocol: config.protocol,
+            received: 0,
         };
         conn.handshake(config)?;
         Ok(conn)
@@ -189,6 +192,11 @@ impl Connection {
     /// The `host:port` this connection was opened to.
     pub fn addr(&self) -> &str {
         &self.addr
+    }
+
+    /// Bytes received on this connection so far.
+    pub(crate) fn received(&self) -> u64 {
+        self.received
     }
 
     /// The protocol negotiated.
@@ -261,6 +269,7 @@ impl Connection {
                 }
                 Ok(n) => {
                     self.end += n;
+                    self.received += n as u64;
                     return Ok(());
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -294,10 +303,28 @@ impl Connection {
         let (len, header) = loop {
             match peek_bulk(&self.buf[self.start..self.end], &self.limits)? {
                 Some(Head::Bulk { len, header }) => break (len, header),
+                Some(Head::Other) if self.buf[self.start] == b'>' => {
+                    // A RESP3 push (an invalidation, a message) is out of band: skip it.
+                    match self.parser.parse_slice(&self.buf[self.start..self.end])? {
+                        Some((_, used)) => self.start += used,
+                        None => self.fill()?,
+                    }
+                }
                 Some(Head::Other) => {
                     return match self.read_frame()? {
                         f if f.is_null() => Ok(BulkReply::Null),
                         Frame::Error(text) => Err(server_error(&text)),
+                        // A bulk behind an attribute arrives whole.
+                        Frame::Bulk(b) => match how {
+                            Bulk::Into(dst) if dst.len() < b.len() => {
+                                Err(Error::BufferTooSmall { needed: b.len(), capacity: dst.len() })
+                            }
+                            Bulk::Into(dst) => {
+                                dst[..b.len()].copy_from_slice(&b);
+                                Ok(BulkReply::Len(b.len()))
+                            }
+                            Bulk::Owned => Ok(BulkReply::Owned(b.to_vec())),
+                        },
                         other => Err(unexpected("a bulk string", &other)),
                     };
                 }
@@ -340,7 +367,10 @@ impl Connection {
                         "connection closed in the middle of a value",
                     )));
                 }
-                Ok(n) => at += n,
+                Ok(n) => {
+                    at += n;
+                    self.received += n as u64;
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(Error::Io(e)),
             }

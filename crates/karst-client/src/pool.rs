@@ -71,8 +71,8 @@ impl Pool {
 
     /// Runs `f` on a connection (preferably the one at `slot`, or any free one), opening it if
     /// needed.
-    /// When a connection that was already open turns out closed, `f` is tried once more on a
-    /// new one: the server may have closed an idle connection.
+    /// When a connection that was already open turns out closed before any reply arrived, `f`
+    /// is tried once more on a new one: the server may have closed an idle connection.
     pub(crate) fn with<T>(
         &self,
         slot: Option<usize>,
@@ -84,10 +84,14 @@ impl Pool {
             Some(c) => c,
             empty => empty.insert(Connection::connect(&self.addr, &self.config)?),
         };
+        let before = conn.received();
         match f(conn) {
             Err(e) if e.is_connection_error() => {
+                // Retry only on a connection that was found dead before any reply byte came
+                // back: then the server cannot have answered, nor (closing idle) have run it.
+                let silent = guard.as_ref().is_some_and(|c| c.received() == before);
                 *guard = None;
-                if !reused || !stale(&e) {
+                if !reused || !silent || !stale(&e) {
                     return Err(e);
                 }
                 let conn = guard.insert(Connection::connect(&self.addr, &self.config)?);
