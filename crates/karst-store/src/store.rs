@@ -156,6 +156,12 @@ pub struct Store {
     pub(crate) inner: Arc<Inner>,
 }
 
+// `Store` is shared across threads by design.
+const _: fn() = || {
+    fn assert<T: Send + Sync + Clone + 'static>() {}
+    assert::<Store>();
+};
+
 impl Default for Store {
     fn default() -> Store {
         Store::builder().build()

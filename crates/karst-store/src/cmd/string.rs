@@ -842,6 +842,73 @@ mod tests {
         assert_eq!(op_getrange(5, i64::MIN, i64::MAX), Some((0, 5)));
     }
 
+    fn args(v: &[&str]) -> Vec<bytes::Bytes> {
+        v.iter().map(|a| bytes::Bytes::copy_from_slice(a.as_bytes())).collect()
+    }
+
+    #[test]
+    fn set_options_parse_as_redis() {
+        let now = 1_000;
+        let p = |v: &[&str]| {
+            let a = args(v);
+            parse_expire_opts(&Args::from_slice(&a), 3, false, now, "set")
+        };
+        assert_eq!(p(&["SET", "k", "v"]), Ok(SetArgs::default()));
+        let o = p(&["SET", "k", "v", "nx", "GET", "px", "5"]).unwrap();
+        assert_eq!((o.cond, o.get, o.expire), (Cond::IfAbsent, true, ExpireOpt::At(1_005)));
+        assert_eq!(p(&["SET", "k", "v", "EXAT", "7"]).unwrap().expire, ExpireOpt::At(7_000));
+        assert_eq!(p(&["SET", "k", "v", "KEEPTTL"]).unwrap().expire, ExpireOpt::KeepTtl);
+        assert_eq!(
+            p(&["SET", "k", "v", "EX", "1", "EX", "2"]).unwrap().expire,
+            ExpireOpt::At(3_000)
+        );
+        assert_eq!(p(&["SET", "k", "v", "NX", "XX"]), Err(Error::Syntax));
+        assert_eq!(p(&["SET", "k", "v", "EX", "1", "PX", "1"]), Err(Error::Syntax));
+        assert_eq!(p(&["SET", "k", "v", "KEEPTTL", "EX", "1"]), Err(Error::Syntax));
+        assert_eq!(p(&["SET", "k", "v", "PERSIST"]), Err(Error::Syntax));
+        assert_eq!(p(&["SET", "k", "v", "EX"]), Err(Error::Syntax));
+        assert_eq!(p(&["SET", "k", "v", "EX", "x"]), Err(Error::NotInteger));
+        assert_eq!(p(&["SET", "k", "v", "EX", "0"]), Err(Error::InvalidExpire("set")));
+        assert_eq!(
+            p(&["SET", "k", "v", "PX", &i64::MAX.to_string()]),
+            Err(Error::InvalidExpire("set"))
+        );
+        let a = args(&["GETEX", "k", "PERSIST"]);
+        let o = parse_expire_opts(&Args::from_slice(&a), 2, true, now, "getex").unwrap();
+        assert_eq!(o.expire, ExpireOpt::Persist);
+    }
+
+    #[test]
+    fn ops_on_a_shard() {
+        use crate::shard::{Hasher, Shard};
+        use std::hash::BuildHasher;
+        let hs = Hasher::with_seed(3);
+        let mut shard = Shard::new(1, 1, hs);
+        let cx = Ctx { db: 0, now: 0, lfu: false, touch: true };
+        let h = KeyHash(hs.hash_one(&b"n"[..]));
+        assert_eq!(op_incr_by(&mut shard, &cx, h, b"n", 5), Ok(5));
+        assert_eq!(op_incr_by(&mut shard, &cx, h, b"n", i64::MAX), Err(Error::Overflow));
+        assert_eq!(op_setrange(&mut shard, &cx, h, b"n", 3, b"x"), Ok(4));
+        assert_eq!(op_incr_by(&mut shard, &cx, h, b"n", 1), Err(Error::NotInteger));
+        assert_eq!(op_setrange(&mut shard, &cx, h, b"n", 0, b""), Ok(4));
+        assert_eq!(
+            op_setrange(&mut shard, &cx, h, b"n", MAX_STRING as i64, b"x"),
+            Err(Error::TooBig)
+        );
+        let o = SetArgs { cond: Cond::IfPresent, ..SetArgs::default() };
+        let mut old = None;
+        let r = op_set(&mut shard, &cx, h, b"n", Val::Slice(b"v"), &o, |v| {
+            old = v.map(|v| v.to_bytes());
+        });
+        assert_eq!(r, Ok(SetDone::Stored));
+        assert_eq!(old, None); // GET was not asked for
+        let h2 = KeyHash(hs.hash_one(&b"m"[..]));
+        assert_eq!(
+            op_set(&mut shard, &cx, h2, b"m", Val::Int(1), &o, |_| {}),
+            Ok(SetDone::Aborted)
+        );
+    }
+
     #[test]
     fn lcs_matches_redis_example() {
         let (s, m) = op_lcs(b"ohmytext", b"mynewtext", true, 0);
