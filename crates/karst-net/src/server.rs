@@ -236,12 +236,21 @@ async fn loop_main(shared: Arc<Shared>, listeners: Vec<StdListener>, first: bool
         }
     }
     let mut shutdown = shared.shutdown_tx.subscribe();
-    let hz = shared.config.read().hz.max(1);
+    let mut hz = shared.config.read().hz.max(1);
     let mut tick = tokio::time::interval(Duration::from_millis(1000 / hz));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
         tokio::select! {
-            _ = tick.tick() => periodic(&shared, first),
+            _ = tick.tick() => {
+                periodic(&shared, first);
+                let now_hz = shared.config.read().hz.max(1);
+                if now_hz != hz {
+                    // CONFIG SET hz: a new period from the next tick on.
+                    hz = now_hz;
+                    tick = tokio::time::interval(Duration::from_millis(1000 / hz));
+                    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+                }
+            }
             r = shutdown.wait_for(|s| *s) => {
                 let _ = r;
                 break;
