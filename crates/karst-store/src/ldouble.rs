@@ -57,10 +57,6 @@ impl Big {
         }
     }
 
-    fn bit(&self, i: u32) -> bool {
-        self.0.get((i / 32) as usize).is_some_and(|l| l >> (i % 32) & 1 == 1)
-    }
-
     fn shl(&self, n: u32) -> Big {
         let (limbs, bits) = ((n / 32) as usize, n % 32);
         let mut out = vec![0u32; limbs];
@@ -95,26 +91,24 @@ impl Big {
         self.trim();
     }
 
-    /// (floor(self / d), remainder is not zero); the quotient must fit in 128 bits.
+    /// (floor(self / d), remainder is not zero). Callers scale the operands so that the
+    /// quotient has about 68 bits: one shifted subtraction per quotient bit.
     fn div(&self, d: &Big) -> (u128, bool) {
-        let mut r = Big(Vec::new());
+        let top = self.bits().saturating_sub(d.bits()).min(126);
+        let mut r = self.clone();
         let mut q = 0u128;
-        for i in (0..self.bits()).rev() {
-            r = r.shl(1);
-            if self.bit(i) {
-                if r.0.is_empty() {
-                    r.0.push(1);
-                } else {
-                    r.0[0] |= 1;
-                }
-            }
-            q <<= 1;
-            if r.cmp(d) != Ordering::Less {
-                r.sub_assign(d);
-                q |= 1;
+        for i in (0..=top).rev() {
+            let ds = d.shl(i);
+            if r.cmp(&ds) != Ordering::Less {
+                r.sub_assign(&ds);
+                q |= 1 << i;
             }
         }
         (q, !r.is_zero())
+    }
+
+    fn bit(&self, i: u32) -> bool {
+        self.0.get((i / 32) as usize).is_some_and(|l| l >> (i % 32) & 1 == 1)
     }
 
     /// Decimal digits.
@@ -212,9 +206,9 @@ impl Ext {
             match c {
                 b'0'..=b'9' => {
                     any = true;
-                    // Digits past 40 significant ones only matter as a tie-breaker; keep a
-                    // generous 800 and count the rest in the exponent.
-                    if sig < 800 {
+                    // A 64-bit mantissa needs 20 significant digits; 40 are kept, the rest only
+                    // move the exponent (they could matter only for an exact halfway case).
+                    if sig < 40 {
                         digits.mul_add_small(10, u32::from(c - b'0'));
                         if !digits.is_zero() {
                             sig += 1;
@@ -408,6 +402,22 @@ mod tests {
         assert_eq!(incr("1e3", "1"), "1001");
         assert_eq!(incr("-1", "1"), "0");
         assert_eq!(incr("3", "-0.0000001"), "2.9999999");
+    }
+
+    #[test]
+    fn extreme_magnitudes_are_exact_and_cheap() {
+        // The largest and smallest decimal magnitudes a long double holds: big integers of
+        // thousands of bits, still a handful of shifted subtractions.
+        let big = Ext::parse(b"1e4900").unwrap();
+        assert!(big.to_human().starts_with("1000000000000000000"));
+        assert_eq!(big.to_human().len(), 4901);
+        let tiny = Ext::parse(b"1e-4900").unwrap();
+        assert_eq!(tiny.to_human(), "0");
+        assert_eq!(tiny.add(Ext::parse(b"1").unwrap()).to_human(), "1");
+        let long = "9".repeat(5000);
+        assert!(Ext::parse(long.as_bytes()).is_none()); // 5000 characters: Redis's limit
+        let digits = format!("0.{}1", "0".repeat(4000));
+        assert_eq!(Ext::parse(digits.as_bytes()).map(|e| e.to_human()), Some("0".into()));
     }
 
     #[test]
