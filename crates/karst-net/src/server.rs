@@ -361,11 +361,23 @@ fn admit(
     let shared = shared.clone();
     let counters = counters.clone();
     tokio::spawn(async move {
-        let id = info.id;
-        Conn::new(shared.clone(), stream, info, counters).run().await;
-        shared.clients.lock().remove(&id);
-        shared.connected.fetch_sub(1, Relaxed);
+        // Unregisters even if the task ends by a panic (tokio catches it; the loop goes on).
+        let _registered = Registered { shared: shared.clone(), id: info.id };
+        Conn::new(shared, stream, info, counters).run().await;
     });
+}
+
+/// A connection's place in the registry and in the client count, given back on drop.
+struct Registered {
+    shared: Arc<Shared>,
+    id: u64,
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        self.shared.clients.lock().remove(&self.id);
+        self.shared.connected.fetch_sub(1, Relaxed);
+    }
 }
 
 fn is_mapped_loopback(ip: IpAddr) -> bool {
