@@ -192,15 +192,31 @@ impl Client {
             if pending.is_empty() {
                 break;
             }
-            // Group by node, in first-seen order.
+            // Group by node, in first-seen order; one look at the slot map per round.
             let mut groups: Vec<(Arc<Pool>, Vec<Item<'_>>)> = Vec::new();
-            for item in pending.drain(..) {
-                match self.route(item.key) {
-                    Ok(pool) => match groups.iter_mut().find(|(p, _)| Arc::ptr_eq(p, &pool)) {
-                        Some((_, g)) => g.push(item),
-                        None => groups.push((pool, vec![item])),
-                    },
-                    Err(e) => results[item.idx] = Some(Err(e)),
+            match &self.topo {
+                Topology::Single(pool) => groups.push((pool.clone(), std::mem::take(&mut pending))),
+                Topology::Cluster(state) => {
+                    let map = read(&state.map).clone();
+                    // Group index of each node of the map.
+                    let mut group_of: Vec<Option<usize>> =
+                        vec![None; map.as_ref().map_or(0, |m| m.nodes.len())];
+                    for item in pending.drain(..) {
+                        let slot = key_slot(item.key);
+                        let node = map.as_ref().and_then(|m| m.node_index(slot));
+                        let (Some(m), Some(node)) = (&map, node) else {
+                            results[item.idx] =
+                                Some(Err(Error::Cluster(format!("no node serves slot {slot}"))));
+                            continue;
+                        };
+                        match group_of[node] {
+                            Some(g) => groups[g].1.push(item),
+                            None => {
+                                group_of[node] = Some(groups.len());
+                                groups.push((self.pool_for(&m.nodes[node]), vec![item]));
+                            }
+                        }
+                    }
                 }
             }
             let mut jobs: Vec<Job<'_>> = Vec::new();

@@ -46,8 +46,13 @@ const UNSERVED: u16 = u16::MAX;
 impl SlotMap {
     /// The primary serving `slot`.
     pub(crate) fn node(&self, slot: u16) -> Option<&str> {
+        self.node_index(slot).map(|i| self.nodes[i].as_str())
+    }
+
+    /// The index in `nodes` of the primary serving `slot`.
+    pub(crate) fn node_index(&self, slot: u16) -> Option<usize> {
         match self.slots.get(usize::from(slot)) {
-            Some(&i) if i != UNSERVED => self.nodes.get(usize::from(i)).map(String::as_str),
+            Some(&i) if usize::from(i) < self.nodes.len() => Some(usize::from(i)),
             _ => None,
         }
     }
