@@ -25,6 +25,9 @@ pub(crate) fn run(
     args: Args<'_>,
     out: &mut Output,
 ) -> Flow {
+    if let Some(i) = crate::shared::command_index(spec) {
+        st.info.last_cmd.store(i + 1, Relaxed);
+    }
     match spec.name {
         "hello" => hello(st, args, out),
         "auth" => auth(st, args, out),
