@@ -134,6 +134,18 @@ def test_large_value_32mb(client):
     assert buf.tobytes() == value
 
 
+def test_raw_pointer_entry_points(client):
+    src = (ctypes.c_uint8 * 5000).from_buffer_copy(pattern(5000, 3))
+    client.set_from_ptr("ptr", ctypes.addressof(src), 5000)
+    dst = (ctypes.c_uint8 * 6000)()
+    assert client.get_into_ptr("ptr", ctypes.addressof(dst), 6000) == 5000
+    assert bytes(dst)[:5000] == bytes(src)
+    with pytest.raises(karst.BufferTooSmallError):
+        client.get_into_ptr("ptr", ctypes.addressof(dst), 10)
+    with pytest.raises(ValueError):
+        client.get_into_ptr("ptr", 0, 10)
+
+
 def test_batches_keep_order(client):
     keys = [f"b:{i}" for i in range(200)]
     values = [pattern(512 + 40 * i, i) for i in range(200)]
