@@ -26,6 +26,8 @@ const READ_CHUNK: usize = 16 * 1024;
 /// resumes after it is written: a client that never reads holds at most this much (plus one
 /// reply) instead of everything its pipeline asks for.
 const DEFAULT_OUTPUT_PAUSE: usize = 8 * 1024 * 1024;
+/// Buffers larger than this are dropped once empty (see `Conn::shrink`).
+const SHRINK_ABOVE: usize = 64 * 1024;
 /// How long a shutdown waits for a client to take its last replies.
 const SHUTDOWN_FLUSH: Duration = Duration::from_secs(2);
 
@@ -206,6 +208,7 @@ impl Conn {
                 Ok(_) => {}
             }
             self.flush().await?;
+            self.shrink();
             if self.st.shared.shutting_down.load(Relaxed) || self.st.info.killed.load(Relaxed) {
                 return Ok(());
             }
@@ -398,6 +401,17 @@ impl Conn {
             self.st.skip_next = true;
         }
         flow
+    }
+
+    /// Gives back buffers that grew for a large request or reply, so an idle connection keeps
+    /// at most its usual 16 KB read buffer.
+    fn shrink(&mut self) {
+        if self.buf.is_empty() && self.buf.capacity() > SHRINK_ABOVE {
+            self.buf = BytesMut::with_capacity(READ_CHUNK);
+        }
+        if self.out.is_empty() && self.out.raw().capacity() > SHRINK_ABOVE {
+            self.out = Output::new(self.st.protocol);
+        }
     }
 
     /// Reads more bytes into the buffer. Returns 0 when the connection is over (EOF, killed,
