@@ -164,6 +164,12 @@ def test_batches_keep_order(client):
     assert not client.exists(keys[0])
     with pytest.raises(ValueError):
         client.mset(keys[:2], values[:1])
+    shared = bytearray(100)
+    with pytest.raises(ValueError, match="overlap"):
+        client.mget_into(keys[:2], [shared, memoryview(shared)[50:]])
+    with pytest.raises(ValueError, match="overlap"):
+        client.submit_batch_get(keys[:2], [shared, shared])
+    client.mset(keys[:2], [shared, shared])  # reading one buffer twice is fine
 
 
 def test_exists_delete_ping_command(client):

@@ -90,7 +90,21 @@ impl Buf {
     }
 
     fn many(objs: &Bound<'_, PyAny>, writable: bool) -> PyResult<Vec<Buf>> {
-        objs.try_iter()?.map(|b| Buf::get(&b?, writable)).collect()
+        let bufs: Vec<Buf> =
+            objs.try_iter()?.map(|b| Buf::get(&b?, writable)).collect::<PyResult<_>>()?;
+        if writable {
+            // Each buffer becomes a `&mut [u8]`: two views of the same memory must not be
+            // written at once.
+            let mut spans: Vec<(usize, usize)> =
+                bufs.iter().filter(|b| b.len > 0).map(|b| (b.addr, b.addr + b.len)).collect();
+            spans.sort_unstable();
+            if spans.windows(2).any(|w| w[1].0 < w[0].1) {
+                return Err(PyValueError::new_err(
+                    "the buffers overlap: each key needs its own memory",
+                ));
+            }
+        }
+        Ok(bufs)
     }
 }
 
