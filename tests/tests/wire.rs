@@ -404,6 +404,8 @@ fn server_commands() {
     assert!(stats.contains("cmdstat_echo:calls=4,"), "{stats}");
     assert!(stats.contains("failed_calls=1"), "{stats}");
     assert!(stats.contains("cmdstat_config:calls=1,"), "{stats}");
+    let errors = text(&w.call(&["INFO", "errorstats"]));
+    assert!(errors.contains("errorstat_ERR:count=1"), "{errors}");
     let list = text(&w.call(&["CLIENT", "LIST"]));
     assert!(list.contains("cmd=client"), "{list}");
 

@@ -185,8 +185,9 @@ impl Conn {
             match parsed {
                 Err(e) => {
                     // The good requests before the bad one have run; reply and close.
+                    let mark = self.out.len();
                     self.out.error(e.to_string());
-                    self.st.shared.stats.total_error_replies.fetch_add(1, Relaxed);
+                    self.count_error(mark);
                     return self.flush().await;
                 }
                 _ if flow == Flow::Close => return self.flush().await,
@@ -254,7 +255,7 @@ impl Conn {
             let flow = self.execute_one(args);
             let error = self.replied_error(mark);
             if error {
-                self.st.shared.stats.total_error_replies.fetch_add(1, Relaxed);
+                self.count_error(mark);
             }
             if let Some(i) = index {
                 last_index = Some(i);
@@ -356,6 +357,21 @@ impl Conn {
             self.last_fast = fast;
         }
         (index, fast)
+    }
+
+    /// Counts the error reply written since `mark` under its code (`ERR`, `WRONGTYPE`…), for
+    /// INFO stats and errorstats. Only runs for errors.
+    fn count_error(&mut self, mark: usize) {
+        let stats = &self.st.shared.stats;
+        stats.total_error_replies.fetch_add(1, Relaxed);
+        let new = self.out.len().saturating_sub(mark);
+        let tail = self.out.raw();
+        let Some(reply) = tail.get(tail.len().saturating_sub(new) + 1..) else {
+            return;
+        };
+        let code = reply.split(|&c| c == b' ' || c == b'\r').next().unwrap_or_default();
+        let code = String::from_utf8_lossy(&code[..code.len().min(32)]).into_owned();
+        *stats.errors.lock().entry(code).or_default() += 1;
     }
 
     /// True when the reply written since `mark` is an error (`-…`). Replies queued by reference

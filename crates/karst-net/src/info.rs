@@ -249,6 +249,11 @@ fn section_text(shared: &Shared, section: &str, out: &mut String) {
                 );
             }
         }
+        "errorstats" => {
+            for (code, count) in stats.errors.lock().iter() {
+                let _ = write!(out, "errorstat_{code}:count={count}\r\n");
+            }
+        }
         "cluster" => {
             field!(out, "cluster_enabled", 0);
         }
@@ -260,7 +265,7 @@ fn section_text(shared: &Shared, section: &str, out: &mut String) {
                 }
             }
         }
-        // modules, errorstats: nothing to list.
+        // modules: nothing to list.
         _ => {}
     }
 }

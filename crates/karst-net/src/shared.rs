@@ -34,6 +34,8 @@ pub struct Stats {
     pub total_error_replies: AtomicU64,
     pub client_query_buffer_limit_disconnections: AtomicU64,
     pub client_output_buffer_limit_disconnections: AtomicU64,
+    /// Error replies by code (INFO errorstats).
+    pub errors: Mutex<BTreeMap<String, u64>>,
     /// Per-command counters, one set per loop (INFO commandstats sums them).
     pub commands: Mutex<Vec<Arc<CommandCounters>>>,
     /// (time of the sample in ms since start, commands at that time) → ops/s.
@@ -54,6 +56,7 @@ impl Stats {
         ] {
             a.store(0, Relaxed);
         }
+        self.errors.lock().clear();
         for c in self.commands.lock().iter() {
             for a in c.calls.iter().chain(c.usec.iter()).chain(c.failed.iter()) {
                 a.store(0, Relaxed);
