@@ -684,3 +684,29 @@ fn large_values_set_and_get() {
         }
     }
 }
+
+#[test]
+fn the_loops_run_active_expiry() {
+    let server = TestServer::start();
+    let mut w = server.wire();
+    for i in 0..50 {
+        w.cmd(&["SET", &format!("ttl:{i}"), "v", "PX", "20"]);
+        w.expect(b"+OK\r\n");
+    }
+    w.cmd(&["SET", "kept", "v"]);
+    w.expect(b"+OK\r\n");
+    // Nobody reads the keys: only the periodic cycle can delete them (DBSIZE counts keys past
+    // their TTL until they are deleted).
+    let mut left = 0;
+    for _ in 0..100 {
+        thread::sleep(Duration::from_millis(50));
+        let Frame::Integer(n) = w.call(&["DBSIZE"]) else { panic!("DBSIZE") };
+        left = n;
+        if n == 1 {
+            break;
+        }
+    }
+    assert_eq!(left, 1, "expired keys were not deleted by the active cycle");
+    let info = text(&w.call(&["INFO", "stats"]));
+    assert!(info.contains("expired_keys:50"), "{info}");
+}

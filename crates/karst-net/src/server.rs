@@ -263,12 +263,15 @@ async fn loop_main(shared: Arc<Shared>, listeners: Vec<StdListener>, first: bool
     }
 }
 
-/// Keys the active expiry cycle may delete per tick and loop thread. With the default `hz` 10
-/// and two threads that is up to 4000 keys a second, on top of lazy expiry on access.
-const EXPIRE_BUDGET: usize = 200;
+/// Keys the active expiry cycle deletes per step, between checks of its time budget.
+const EXPIRE_STEP: usize = 64;
 
 fn periodic(shared: &Shared, first: bool) {
-    shared.store.active_expire_cycle(EXPIRE_BUDGET);
+    // Like Redis's cycle (at most 25% of the time between ticks), shared by the loop threads:
+    // each thread expires for at most a quarter of the tick period divided by their number.
+    let hz = shared.config.read().hz.max(1);
+    let budget = Duration::from_micros(250_000 / hz / shared.threads.max(1) as u64);
+    shared.store.active_expire_for(budget, EXPIRE_STEP);
     let work = shared.periodic.lock().clone();
     if let Some(work) = work {
         work(&shared.store);
