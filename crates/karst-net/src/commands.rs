@@ -254,7 +254,7 @@ const CLIENT_HELP: &[&str] = &[
     "    Control the replies sent to the current connection.",
     "NO-EVICT (ON|OFF)",
     "NO-TOUCH (ON|OFF)",
-    "PAUSE <timeout> [WRITE|ALL] / UNPAUSE",
+    "UNPAUSE",
     "HELP",
     "    Print this help.",
 ];
@@ -343,7 +343,10 @@ fn client(st: &mut ConnState, args: Args<'_>, out: &mut Output) -> Flow {
             }
             out.ok();
         }
-        (b"PAUSE", 3 | 4) | (b"UNPAUSE", 2) => out.ok(),
+        // Pausing clients is not implemented; saying OK would let a failover script believe
+        // writes are held.
+        (b"PAUSE", 3 | 4) => out.error("ERR CLIENT PAUSE is not supported by karst yet"),
+        (b"UNPAUSE", 2) => out.ok(),
         (b"GETREDIR", 2) => out.integer(-1),
         (b"UNBLOCK", 3 | 4) => out.integer(0),
         (b"TRACKINGINFO", 2) => {
