@@ -62,7 +62,14 @@ fn keys() -> Vec<Bytes> {
 }
 
 /// Runs `iters` operations on each of `threads` threads; returns the wall time of the slowest.
-fn run(map: &dyn Map, keys: &[Bytes], value: &Bytes, threads: usize, set_percent: u64, iters: u64) -> Duration {
+fn run(
+    map: &dyn Map,
+    keys: &[Bytes],
+    value: &Bytes,
+    threads: usize,
+    set_percent: u64,
+    iters: u64,
+) -> Duration {
     std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
             .map(|t| {
@@ -102,11 +109,16 @@ fn embedded(c: &mut Criterion) {
     }
     for threads in [1, 2] {
         for set_percent in [10, 50] {
-            let mut group = c.benchmark_group(format!("embedded/{threads}-thread/{}-{set_percent}", 100 - set_percent));
+            let mut group = c.benchmark_group(format!(
+                "embedded/{threads}-thread/{}-{set_percent}",
+                100 - set_percent
+            ));
             group.throughput(Throughput::Elements(threads as u64));
             for (name, map) in &contenders {
                 group.bench_function(*name, |b| {
-                    b.iter_custom(|iters| run(map.as_ref(), &keys, &value, threads, set_percent, iters));
+                    b.iter_custom(|iters| {
+                        run(map.as_ref(), &keys, &value, threads, set_percent, iters)
+                    });
                 });
             }
             group.finish();

@@ -77,7 +77,13 @@ impl Conn {
     pub fn connect(port: u16) -> std::io::Result<Conn> {
         let stream = TcpStream::connect(("127.0.0.1", port))?;
         stream.set_nodelay(true)?;
-        Ok(Conn { stream, out: Vec::new(), queued: 0, buf: BytesMut::new(), parser: ReplyParser::default() })
+        Ok(Conn {
+            stream,
+            out: Vec::new(),
+            queued: 0,
+            buf: BytesMut::new(),
+            parser: ReplyParser::default(),
+        })
     }
 
     /// Queues one command.
@@ -125,7 +131,8 @@ impl Conn {
     /// A numeric field of `INFO section` (`used_memory`…).
     pub fn info_field(&mut self, section: &str, field: &str) -> std::io::Result<u64> {
         let reply = self.call(&["INFO", section])?;
-        let text = reply.as_bytes().map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default();
+        let text =
+            reply.as_bytes().map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default();
         text.lines()
             .find_map(|l| l.strip_prefix(field).and_then(|v| v.strip_prefix(':')))
             .and_then(|v| v.trim().parse().ok())

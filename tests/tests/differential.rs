@@ -105,7 +105,10 @@ impl Karst {
         if let Outcome::Connection(spec) =
             self.store.dispatch(&mut self.session, Args::from_slice(&args), &mut self.out)
         {
-            panic!("'{}' is a connection command: not for embedded differential scripts", spec.name);
+            panic!(
+                "'{}' is a connection command: not for embedded differential scripts",
+                spec.name
+            );
         }
         let bytes = self.out.take();
         let (frame, used) = ReplyParser::default()
@@ -195,7 +198,12 @@ fn scripts_match_redis() {
         let name = path.file_name().unwrap_or_default().to_string_lossy().into_owned();
         mismatches.extend(run_script(&mut redis, &name, &text));
     }
-    assert!(mismatches.is_empty(), "{} replies differ:\n{}", mismatches.len(), mismatches.join("\n"));
+    assert!(
+        mismatches.is_empty(),
+        "{} replies differ:\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
 }
 
 /// A small deterministic generator, so a failure names a seed that reproduces it.
@@ -228,7 +236,9 @@ fn random_command(rng: &mut Rng) -> String {
     match rng.below(40) {
         0 => format!("SET {k} {v}"),
         1 => format!("GET {k}"),
-        2 => format!("SET {k} {v} {}", rng.pick(&["NX", "XX", "GET", "KEEPTTL", "NX GET", "XX GET"])),
+        2 => {
+            format!("SET {k} {v} {}", rng.pick(&["NX", "XX", "GET", "KEEPTTL", "NX GET", "XX GET"]))
+        }
         3 => format!("APPEND {k} {v}"),
         4 => format!("INCR {k}"),
         5 => format!("DECRBY {k} {i}"),
@@ -247,7 +257,11 @@ fn random_command(rng: &mut Rng) -> String {
         18 => format!("RENAME {k} {k2}"),
         19 => format!("RENAMENX {k} {k2}"),
         20 => format!("COPY {k} {k2} {}", rng.pick(&["", "REPLACE"])),
-        21 => format!("EXPIREAT {k} {} {}", rng.pick(&["4000000000", "4100000000"]), rng.pick(&["", "NX", "XX", "GT", "LT"])),
+        21 => format!(
+            "EXPIREAT {k} {} {}",
+            rng.pick(&["4000000000", "4100000000"]),
+            rng.pick(&["", "NX", "XX", "GT", "LT"])
+        ),
         22 => format!("EXPIRETIME {k}"),
         23 => format!("PERSIST {k}"),
         24 => format!("PEXPIRETIME {k}"),
@@ -260,7 +274,10 @@ fn random_command(rng: &mut Rng) -> String {
         31 => format!("TOUCH {k} {k2}"),
         32 => format!("LCS {k} {k2}"),
         33 => format!("LCS {k} {k2} LEN"),
-        34 => format!("GETEX {k} {}", rng.pick(&["", "PERSIST", "EXAT 4000000000", "PXAT 4000000000000"])),
+        34 => format!(
+            "GETEX {k} {}",
+            rng.pick(&["", "PERSIST", "EXAT 4000000000", "PXAT 4000000000000"])
+        ),
         35 => "KEYS *".to_string(),
         36 => format!("SUBSTR {k} 0 {i}"),
         37 => format!("MOVE {k} 1"),
@@ -275,10 +292,17 @@ fn random_sequences_match_redis() {
     for seed in 1..=20u64 {
         let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
         let script: Vec<String> = (0..300).map(|_| random_command(&mut rng)).collect();
-        let text: String = script
-            .iter()
-            .map(|c| if c.starts_with("KEYS") { format!("@unordered {c}\n") } else { format!("{c}\n") })
-            .collect();
+        let text: String =
+            script
+                .iter()
+                .map(|c| {
+                    if c.starts_with("KEYS") {
+                        format!("@unordered {c}\n")
+                    } else {
+                        format!("{c}\n")
+                    }
+                })
+                .collect();
         let mismatches = run_script(&mut redis, &format!("seed {seed}"), &text);
         assert!(
             mismatches.is_empty(),

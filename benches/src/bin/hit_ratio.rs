@@ -8,7 +8,7 @@
 //!
 //! `cargo run --release -p karst-benches --bin hit_ratio [-- REQUESTS]`
 
-use karst_benches::{Rng, RedisServer, Zipf, key};
+use karst_benches::{RedisServer, Rng, Zipf, key};
 use karst_resp::Frame;
 use karst_store::{Policy, Store};
 
@@ -16,14 +16,17 @@ use karst_store::{Policy, Store};
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const MAXMEMORY: u64 = 32 << 20;
-const KEYS: usize = 3_000_000;
+/// Ten times the keys redis-server holds at this maxmemory (about 190 000 with 64-byte values).
+const KEYS: usize = 1_900_000;
 const BATCH: usize = 1000;
 
 fn trace(requests: usize) -> Vec<u32> {
     let zipf = Zipf::new(KEYS, 0.99);
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     // Scatter ranks over the key space so popularity is not tied to key order.
-    (0..requests).map(|_| (zipf.sample(rng.next_f64()) as u64 * 2_654_435_761 % KEYS as u64) as u32).collect()
+    (0..requests)
+        .map(|_| (zipf.sample(rng.next_f64()) as u64 * 2_654_435_761 % KEYS as u64) as u32)
+        .collect()
 }
 
 /// A cache under test: GET a batch of keys (which hit?), SET a batch of keys.
@@ -75,7 +78,8 @@ fn replay(trace: &[u32], warmup: usize, cache: &mut impl Cache) -> (usize, usize
     let mut measured = 0;
     for (b, batch) in trace.chunks(BATCH).enumerate() {
         let hits = cache.get_batch(batch);
-        let missed: Vec<u32> = batch.iter().zip(&hits).filter(|(_, h)| !**h).map(|(k, _)| *k).collect();
+        let missed: Vec<u32> =
+            batch.iter().zip(&hits).filter(|(_, h)| !**h).map(|(k, _)| *k).collect();
         if b * BATCH >= warmup {
             misses += missed.len();
             measured += batch.len();
@@ -91,7 +95,12 @@ fn main() -> std::io::Result<()> {
     let trace = trace(requests);
     let mut rows = Vec::new();
 
-    let redis = RedisServer::start(&["--maxmemory", &MAXMEMORY.to_string(), "--maxmemory-policy", "allkeys-lru"])?;
+    let redis = RedisServer::start(&[
+        "--maxmemory",
+        &MAXMEMORY.to_string(),
+        "--maxmemory-policy",
+        "allkeys-lru",
+    ])?;
     let mut cache = Redis { conn: redis.connect()?, value: vec![b'v'; 64] };
     let (misses, measured) = replay(&trace, warmup, &mut cache);
     let held = match cache.conn.call(&["DBSIZE"])? {
@@ -103,11 +112,17 @@ fn main() -> std::io::Result<()> {
     drop(cache);
     drop(redis);
 
-    for policy in [Policy::AllKeysLru, Policy::AllKeysLfu, Policy::AllKeysRandom, Policy::AllKeysSieve] {
+    for policy in
+        [Policy::AllKeysLru, Policy::AllKeysLfu, Policy::AllKeysRandom, Policy::AllKeysSieve]
+    {
         let store = Store::builder().maxmemory(MAXMEMORY).policy(policy).build();
         let mut cache = Karst { store, value: bytes::Bytes::from(vec![b'v'; 64]) };
         let (misses, measured) = replay(&trace, warmup, &mut cache);
-        rows.push((format!("karst {}", policy.name()), misses as f64 / measured as f64, cache.store.dbsize(0) as i64));
+        rows.push((
+            format!("karst {}", policy.name()),
+            misses as f64 / measured as f64,
+            cache.store.dbsize(0) as i64,
+        ));
     }
 
     println!(

@@ -46,7 +46,8 @@ fn main() -> std::io::Result<()> {
         conn.flush()?;
     }
     let redis_rss = rss_bytes(&pid).saturating_sub(redis_rss_before) as f64 / n as f64;
-    let redis_used = conn.info_field("memory", "used_memory")?.saturating_sub(used_before) as f64 / n as f64;
+    let redis_used =
+        conn.info_field("memory", "used_memory")?.saturating_sub(used_before) as f64 / n as f64;
 
     println!("memory per key, {n} keys of 16 B with 32 B values");
     println!();
