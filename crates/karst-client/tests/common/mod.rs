@@ -114,10 +114,13 @@ pub fn redis(extra: &[&str]) -> Option<Server> {
 /// karst-server from target/{release,debug}, when it has been built.
 pub fn karst() -> Option<Server> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let bin = ["target/release/karst-server", "target/debug/karst-server"]
-        .iter()
-        .map(|p| root.join(p))
-        .find(|p| p.exists());
+    // scripts/test.sh names the binary it just built, so a stale build is never tested.
+    let bin = std::env::var_os("KARST_SERVER").map(PathBuf::from).or_else(|| {
+        ["target/release/karst-server", "target/debug/karst-server"]
+            .iter()
+            .map(|p| root.join(p))
+            .find(|p| p.exists())
+    });
     let Some(bin) = bin else {
         eprintln!("SKIP: karst-server is not built (target/{{debug,release}}/karst-server)");
         return None;
