@@ -12,7 +12,8 @@ fuzz_target!(|data: &[u8]| {
     let mut session = Session::new();
     let table = commands();
     for (n, command) in data.split(|&b| b == 0xff).take(64).enumerate() {
-        let mut args: Vec<Bytes> = command.split(|&b| b == 0xfe).map(Bytes::copy_from_slice).collect();
+        let mut args: Vec<Bytes> =
+            command.split(|&b| b == 0xfe).map(Bytes::copy_from_slice).collect();
         // Mostly real command names, so the fuzzer explores their argument parsing.
         if let Some(first) = args.first_mut()
             && first.len() == 1

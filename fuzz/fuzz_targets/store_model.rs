@@ -52,7 +52,9 @@ fuzz_target!(|data: &[u8]| {
                         model.insert(key.clone(), n.to_string().into_bytes());
                         Frame::Integer(n)
                     }
-                    None if current.is_none() => Frame::Error("ERR value is not an integer or out of range".into()),
+                    None if current.is_none() => {
+                        Frame::Error("ERR value is not an integer or out of range".into())
+                    }
                     None => Frame::Error("ERR increment or decrement would overflow".into()),
                 };
                 (vec![b"INCR".to_vec(), key], want)
@@ -71,7 +73,12 @@ fuzz_target!(|data: &[u8]| {
             }
         };
         let got = store.execute(&args);
-        assert_eq!(got, want, "{:?}", args.iter().map(|a| String::from_utf8_lossy(a)).collect::<Vec<_>>());
+        assert_eq!(
+            got,
+            want,
+            "{:?}",
+            args.iter().map(|a| String::from_utf8_lossy(a)).collect::<Vec<_>>()
+        );
     }
     assert_eq!(store.dbsize(0), model.len());
 });

@@ -7,7 +7,7 @@
 //!   table (low 32 bits; recomputed from the key when a table grows). Each shard is a small lock over its tables (one per database),
 //!   its TTL index, its large values, its eviction state and its byte count.
 //! - Entries are packed: one allocation holds the metadata (expire, LRU/LFU clock, type and
-//!   encoding flags, hash), the key and a value up to 512 bytes; integers are kept as `i64`;
+//!   encoding flags), the key and a value up to 512 bytes; integers are kept as `i64`;
 //!   larger values are shared [`bytes::Bytes`], handed out by reference.
 //! - The command table ([`commands`], [`lookup`]): one [`CommandSpec`] line per command with
 //!   Redis's arity, flags, key positions and ACL categories; [`Store::dispatch`] checks arity
@@ -80,3 +80,8 @@ pub use karst_resp::Frame;
 pub use policy::{Policy, UnknownPolicy};
 pub use session::Session;
 pub use store::{Builder, Outcome, Stats, Store};
+
+/// The README's Rust examples, compiled and run as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeDoctests;
