@@ -66,8 +66,16 @@ impl Cache for Karst {
     }
     fn set_batch(&mut self, keys: &[u32]) {
         for &k in keys {
-            // Under maxmemory the store evicts to make room; an error would mean it could not.
-            self.store.set(key(k as usize), self.value.clone()).expect("karst SET");
+            // Under maxmemory the store evicts to make room; an error means it could not.
+            if let Err(e) = self.store.set(key(k as usize), self.value.clone()) {
+                panic!(
+                    "karst SET under {}: {e} (used {} of {}, {} keys)",
+                    self.store.policy().name(),
+                    self.store.used_memory(),
+                    self.store.maxmemory(),
+                    self.store.dbsize(0)
+                );
+            }
         }
     }
 }

@@ -398,8 +398,9 @@ impl Store {
         max != 0 && self.used_memory() > max
     }
 
-    /// Evicts keys until under maxmemory: from shard `near` first, then its neighbours. Returns
-    /// false if still over the limit.
+    /// Evicts keys until under maxmemory: from shard `near` first, then its neighbours, within a
+    /// budget of keys per call. Returns false only when over the limit and nothing could be
+    /// evicted (the caller then refuses a DENYOOM command with -OOM).
     pub(crate) fn make_room(&self, near: Option<usize>) -> bool {
         if !self.over_limit() {
             return true;
@@ -414,13 +415,15 @@ impl Store {
         let mut at =
             near.unwrap_or_else(|| self.inner.evict_cursor.fetch_add(1, Ordering::Relaxed)) % n;
         let mut misses = 0;
-        // Bounded like Redis's eviction tenacity: give up after a pass over every shard finds
+        let mut evicted = false;
+        // Bounded like Redis's eviction tenacity: stop after a pass over every shard finds
         // nothing, or after many keys.
         for _ in 0..4096 {
             if !self.over_limit() {
                 return true;
             }
             if self.lock_index(at).evict(policy, now, samples) {
+                evicted = true;
                 misses = 0;
                 // The written shard gave one key; spread the rest over its neighbours so that
                 // no shard is drained for one large write.
@@ -433,7 +436,10 @@ impl Store {
                 at = (at + 1) % n;
             }
         }
-        !self.over_limit()
+        // As Redis: a write is refused only when nothing could be evicted. When eviction is
+        // making progress but the budget ran out (memory jumped, e.g. SIEVE queues being built or
+        // one large value arriving), the write goes ahead and the next writes evict further.
+        evicted || !self.over_limit()
     }
 
     // --- dispatch ----------------------------------------------------------------------------
