@@ -52,6 +52,8 @@ cargo fmt --all -- --check
 
 step "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets -q -- -D warnings
+# The Python extension is outside the workspace (maturin builds it): checked on its own.
+(cd crates/karst-py && cargo fmt -- --check && CARGO_TARGET_DIR="$PWD/../../target/py" cargo clippy -q -- -D warnings)
 
 # --- tests ---------------------------------------------------------------------------------------
 step "cargo test (unit, integration, doc)"

@@ -162,8 +162,10 @@ def test_batches_keep_order(client):
     assert client.mget_bytes(keys[:4]) == [values[0], None, values[2], None]
     assert client.delete_many(keys) == [i % 2 == 0 for i in range(200)]
     assert not client.exists(keys[0])
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="2 keys but 1 buffers"):
         client.mset(keys[:2], values[:1])
+    with pytest.raises(ValueError, match="1 keys but 2 buffers"):
+        client.mget_into(keys[:1], [bytearray(10), bytearray(10)])
     shared = bytearray(100)
     with pytest.raises(ValueError, match="overlap"):
         client.mget_into(keys[:2], [shared, memoryview(shared)[50:]])

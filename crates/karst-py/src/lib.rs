@@ -69,6 +69,25 @@ fn keys_of(obj: &Bound<'_, PyAny>) -> PyResult<Vec<Vec<u8>>> {
     obj.try_iter()?.map(|k| key_of(&k?)).collect()
 }
 
+/// Keys and one buffer per key (writable ones for reads into them); a count mismatch is a
+/// ValueError.
+fn keys_and_buffers(
+    keys: &Bound<'_, PyAny>,
+    buffers: &Bound<'_, PyAny>,
+    writable: bool,
+) -> PyResult<(Vec<Vec<u8>>, Vec<Buf>)> {
+    let keys = keys_of(keys)?;
+    let bufs = Buf::many(buffers, writable)?;
+    if keys.len() != bufs.len() {
+        return Err(PyValueError::new_err(format!(
+            "{} keys but {} buffers",
+            keys.len(),
+            bufs.len()
+        )));
+    }
+    Ok((keys, bufs))
+}
+
 /// A held buffer export: the memory stays valid while this lives.
 struct Buf {
     _export: PyUntypedBuffer,
@@ -507,8 +526,7 @@ impl RedisClient {
         keys: &Bound<'_, PyAny>,
         buffers: &Bound<'_, PyAny>,
     ) -> PyResult<Vec<Option<usize>>> {
-        let keys = keys_of(keys)?;
-        let bufs = Buf::many(buffers, true)?;
+        let (keys, bufs) = keys_and_buffers(keys, buffers, true)?;
         let client = self.client()?;
         let spans: Vec<(usize, usize)> = bufs.iter().map(|b| (b.addr, b.len)).collect();
         let r = py.detach(|| {
@@ -528,8 +546,7 @@ impl RedisClient {
         keys: &Bound<'_, PyAny>,
         buffers: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
-        let keys = keys_of(keys)?;
-        let bufs = Buf::many(buffers, false)?;
+        let (keys, bufs) = keys_and_buffers(keys, buffers, false)?;
         let client = self.client()?;
         let spans: Vec<(usize, usize)> = bufs.iter().map(|b| (b.addr, b.len)).collect();
         let r = py.detach(|| {
@@ -596,15 +613,7 @@ impl RedisClient {
         keys: &Bound<'_, PyAny>,
         memoryviews: &Bound<'_, PyAny>,
     ) -> PyResult<u64> {
-        let keys = keys_of(keys)?;
-        let bufs = Buf::many(memoryviews, true)?;
-        if keys.len() != bufs.len() {
-            return Err(PyValueError::new_err(format!(
-                "{} keys but {} buffers",
-                keys.len(),
-                bufs.len()
-            )));
-        }
+        let (keys, bufs) = keys_and_buffers(keys, memoryviews, true)?;
         self.submit(py, Kind::Get, keys, bufs)
     }
 
@@ -615,15 +624,7 @@ impl RedisClient {
         keys: &Bound<'_, PyAny>,
         memoryviews: &Bound<'_, PyAny>,
     ) -> PyResult<u64> {
-        let keys = keys_of(keys)?;
-        let bufs = Buf::many(memoryviews, false)?;
-        if keys.len() != bufs.len() {
-            return Err(PyValueError::new_err(format!(
-                "{} keys but {} buffers",
-                keys.len(),
-                bufs.len()
-            )));
-        }
+        let (keys, bufs) = keys_and_buffers(keys, memoryviews, false)?;
         self.submit(py, Kind::Set, keys, bufs)
     }
 
