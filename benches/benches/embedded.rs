@@ -24,6 +24,11 @@ const KEYS: usize = 1_000_000;
 trait Map: Sync {
     fn get(&self, key: &Bytes) -> Option<Bytes>;
     fn set(&self, key: &Bytes, value: &Bytes);
+    /// Reads the value in place where the API allows it (its length stands for any use); the
+    /// others fall back to `get`.
+    fn read(&self, key: &Bytes) -> Option<usize> {
+        self.get(key).map(|v| v.len())
+    }
 }
 
 impl Map for karst_store::Store {
@@ -33,6 +38,9 @@ impl Map for karst_store::Store {
     fn set(&self, key: &Bytes, value: &Bytes) {
         let _ = karst_store::Store::set(self, key, Bytes::copy_from_slice(value));
     }
+    fn read(&self, key: &Bytes) -> Option<usize> {
+        self.get_with(key, <[u8]>::len).ok().flatten()
+    }
 }
 
 impl Map for dashmap::DashMap<Bytes, Bytes> {
@@ -41,6 +49,9 @@ impl Map for dashmap::DashMap<Bytes, Bytes> {
     }
     fn set(&self, key: &Bytes, value: &Bytes) {
         self.insert(Bytes::copy_from_slice(key), Bytes::copy_from_slice(value));
+    }
+    fn read(&self, key: &Bytes) -> Option<usize> {
+        dashmap::DashMap::get(self, key).map(|v| v.value().len())
     }
 }
 
@@ -73,6 +84,7 @@ fn run(
     value: &Bytes,
     threads: usize,
     set_percent: u64,
+    in_place: bool,
     iters: u64,
 ) -> Duration {
     std::thread::scope(|s| {
@@ -86,6 +98,8 @@ fn run(
                         let key = &keys[(r >> 8) as usize % keys.len()];
                         if r % 100 < set_percent {
                             map.set(key, value);
+                        } else if in_place {
+                            black_box(map.read(key));
                         } else {
                             black_box(map.get(key));
                         }
@@ -114,20 +128,28 @@ fn embedded(c: &mut Criterion) {
     }
     for threads in [1, 2] {
         for set_percent in [10, 50] {
-            let mut group = c.benchmark_group(format!(
-                "embedded/{threads}-thread/{}-{set_percent}",
-                100 - set_percent
-            ));
+            let name = format!("embedded/{threads}-thread/{}-{set_percent}", 100 - set_percent);
+            let mut group = c.benchmark_group(name);
             group.throughput(Throughput::Elements(threads as u64));
             for (name, map) in &contenders {
                 group.bench_function(*name, |b| {
                     b.iter_custom(|iters| {
-                        run(map.as_ref(), &keys, &value, threads, set_percent, iters)
+                        run(map.as_ref(), &keys, &value, threads, set_percent, false, iters)
                     });
                 });
             }
             group.finish();
         }
+        // GETs that read the value in place instead of taking an owned copy, where the API
+        // offers it (karst's `get_with`, dashmap's guard).
+        let mut group = c.benchmark_group(format!("embedded-read-in-place/{threads}-thread/90-10"));
+        group.throughput(Throughput::Elements(threads as u64));
+        for (name, map) in contenders.iter().filter(|(n, _)| matches!(*n, "karst" | "dashmap")) {
+            group.bench_function(*name, |b| {
+                b.iter_custom(|iters| run(map.as_ref(), &keys, &value, threads, 10, true, iters));
+            });
+        }
+        group.finish();
     }
 }
 

@@ -7,7 +7,7 @@ use crate::cmd::string::{Cond, ExpireOpt, SetArgs, SetDone, int_encodable, op_in
 use crate::entry::INLINE_MAX;
 use crate::error::{Error, Result};
 use crate::session::Session;
-use crate::shard::{Ctx, Val};
+use crate::shard::{Ctx, Val, ValRef};
 use crate::store::Store;
 
 /// Options of [`Store::set_with`] (SET's NX, XX, EX, PX, EXAT, PXAT, KEEPTTL).
@@ -100,6 +100,26 @@ impl Store {
         let h = self.hash(key);
         let mut g = self.lock(h);
         Ok(g.lookup(&cx, h, key, true).map(|f| f.value().to_bytes()))
+    }
+
+    /// GET without a copy: runs `f` on the value in place, while the key's shard is locked, and
+    /// returns what `f` returns (`None` if the key does not exist). [`Store::get`] copies a small
+    /// value out of its entry into a new `Bytes`; this does not. Keep `f` short: other threads
+    /// that need the same shard wait for it.
+    pub fn get_with<R>(
+        &self,
+        key: impl AsRef<[u8]>,
+        f: impl FnOnce(&[u8]) -> R,
+    ) -> Result<Option<R>> {
+        let key = key.as_ref();
+        let cx = self.cx0();
+        let h = self.hash(key);
+        let mut g = self.lock(h);
+        Ok(g.lookup(&cx, h, key, true).map(|found| match found.value() {
+            ValRef::Bytes(b) => f(b),
+            ValRef::Shared(b) => f(b),
+            ValRef::Int(i) => f(itoa::Buffer::new().format(i).as_bytes()),
+        }))
     }
 
     /// SET with no options.
