@@ -355,6 +355,13 @@ fn server_commands() {
     ] {
         assert!(info.contains(needle), "INFO lacks {needle}");
     }
+    // As Redis: commandstats only when asked for, by name or with `all`.
+    assert!(!info.contains("# Commandstats"));
+    for args in
+        [&["INFO", "commandstats"][..], &["INFO", "all"], &["INFO", "default", "commandstats"]]
+    {
+        assert!(text(&w.call(args)).contains("# Commandstats"), "{args:?}");
+    }
     let repl = text(&w.call(&["INFO", "replication"]));
     assert!(repl.starts_with("# Replication\r\nrole:master\r\n"), "{repl}");
     assert!(!repl.contains("# Server"));

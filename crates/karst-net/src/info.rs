@@ -10,54 +10,47 @@ use std::sync::atomic::AtomicU64;
 
 use crate::shared::{CommandCounters, Shared, unix_time};
 
-const DEFAULT: &[&str] = &[
-    "server",
-    "clients",
-    "memory",
-    "persistence",
-    "stats",
-    "replication",
-    "cpu",
-    "modules",
-    "errorstats",
-    "cluster",
-    "keyspace",
+/// Every section, in Redis's order, and whether plain `INFO` includes it (all but
+/// commandstats, as Redis).
+const SECTIONS: &[(&str, bool)] = &[
+    ("server", true),
+    ("clients", true),
+    ("memory", true),
+    ("persistence", true),
+    ("stats", true),
+    ("replication", true),
+    ("cpu", true),
+    ("modules", true),
+    ("commandstats", false),
+    ("errorstats", true),
+    ("cluster", true),
+    ("keyspace", true),
 ];
-const ALL: &[&str] = &[
-    "server",
-    "clients",
-    "memory",
-    "persistence",
-    "stats",
-    "replication",
-    "cpu",
-    "modules",
-    "commandstats",
-    "errorstats",
-    "cluster",
-    "keyspace",
-];
+
+fn default_sections() -> impl Iterator<Item = &'static str> {
+    SECTIONS.iter().filter(|(_, default)| *default).map(|(name, _)| *name)
+}
+
+fn all_sections() -> impl Iterator<Item = &'static str> {
+    SECTIONS.iter().map(|(name, _)| *name)
+}
 
 /// The INFO text for the requested sections (none: the default ones).
 pub(crate) fn render(shared: &Shared, requested: &[String]) -> String {
     let mut wanted: Vec<&str> = Vec::new();
     if requested.is_empty() {
-        wanted.extend(DEFAULT);
+        wanted.extend(default_sections());
     }
     for r in requested {
         match r.as_str() {
-            "default" => wanted.extend(DEFAULT),
-            "all" | "everything" => wanted.extend(ALL),
-            s => {
-                if let Some(name) = ALL.iter().find(|n| **n == s) {
-                    wanted.push(name);
-                }
-            }
+            "default" => wanted.extend(default_sections()),
+            "all" | "everything" => wanted.extend(all_sections()),
+            s => wanted.extend(all_sections().find(|n| *n == s)),
         }
     }
     let mut out = String::new();
-    for section in ALL {
-        if !wanted.contains(section) {
+    for section in all_sections() {
+        if !wanted.contains(&section) {
             continue;
         }
         if !out.is_empty() {

@@ -7,7 +7,8 @@ use crate::cmd::string::{Cond, ExpireOpt, SetArgs, SetDone, int_encodable, op_in
 use crate::entry::INLINE_MAX;
 use crate::error::{Error, Result};
 use crate::session::Session;
-use crate::shard::{Ctx, Val, ValRef};
+use crate::shard::{Ctx, KeyHash, Val, ValRef};
+use crate::store::Many;
 use crate::store::Store;
 
 /// Options of [`Store::set_with`] (SET's NX, XX, EX, PX, EXAT, PXAT, KEEPTTL).
@@ -156,16 +157,21 @@ impl Store {
     /// DEL: how many of the keys existed.
     pub fn del<K: AsRef<[u8]>>(&self, keys: &[K]) -> usize {
         let now = self.now();
-        let shards: Vec<usize> =
-            keys.iter().map(|k| self.shard_of(self.hash(k.as_ref()))).collect();
-        let mut locked = self.lock_many(shards.clone());
+        let (hashes, mut locked) = self.lock_keys(keys.iter().map(AsRef::as_ref));
         keys.iter()
-            .zip(&shards)
-            .filter(|(k, sh)| {
-                let k = k.as_ref();
-                locked.shard(**sh).and_then(|g| g.take(0, self.hash(k), k, now)).is_some()
+            .zip(hashes)
+            .filter(|(k, h)| {
+                let shard = locked.shard(self.shard_of(*h));
+                shard.and_then(|g| g.take(0, *h, k.as_ref(), now)).is_some()
             })
             .count()
+    }
+
+    /// Hashes each key once and locks the shards they fall in, in ascending order.
+    fn lock_keys<'k>(&self, keys: impl Iterator<Item = &'k [u8]>) -> (Vec<KeyHash>, Many<'_>) {
+        let hashes: Vec<KeyHash> = keys.map(|k| self.hash(k)).collect();
+        let locked = self.lock_many(hashes.iter().map(|&h| self.shard_of(h)).collect());
+        (hashes, locked)
     }
 
     /// EXISTS for one key.
@@ -178,16 +184,12 @@ impl Store {
     /// MGET: one value or None per key, read atomically.
     pub fn mget<K: AsRef<[u8]>>(&self, keys: &[K]) -> Vec<Option<Bytes>> {
         let cx = self.cx0();
-        let shards: Vec<usize> =
-            keys.iter().map(|k| self.shard_of(self.hash(k.as_ref()))).collect();
-        let mut locked = self.lock_many(shards.clone());
+        let (hashes, mut locked) = self.lock_keys(keys.iter().map(AsRef::as_ref));
         keys.iter()
-            .zip(&shards)
-            .map(|(k, sh)| {
-                let k = k.as_ref();
-                locked.shard(*sh).and_then(|g| {
-                    g.lookup(&cx, self.hash(k), k, true).map(|f| f.value().to_bytes())
-                })
+            .zip(hashes)
+            .map(|(k, h)| {
+                let shard = locked.shard(self.shard_of(h));
+                shard.and_then(|g| g.lookup(&cx, h, k.as_ref(), true).map(|f| f.value().to_bytes()))
             })
             .collect()
     }
@@ -198,13 +200,11 @@ impl Store {
             self.room_for(k.as_ref())?;
         }
         let cx = self.cx0();
-        let shards: Vec<usize> =
-            pairs.iter().map(|(k, _)| self.shard_of(self.hash(k.as_ref()))).collect();
-        let mut locked = self.lock_many(shards.clone());
-        for ((k, v), sh) in pairs.iter().zip(&shards) {
-            let (k, v): (&[u8], Bytes) = (k.as_ref(), v.clone().into());
-            if let Some(g) = locked.shard(*sh) {
-                g.put(&cx, self.hash(k), k, val(&v), crate::shard::Expire::Set(None), 0);
+        let (hashes, mut locked) = self.lock_keys(pairs.iter().map(|(k, _)| k.as_ref()));
+        for ((k, v), h) in pairs.iter().zip(hashes) {
+            let v: Bytes = v.clone().into();
+            if let Some(g) = locked.shard(self.shard_of(h)) {
+                g.put(&cx, h, k.as_ref(), val(&v), crate::shard::Expire::Set(None), 0);
             }
         }
         Ok(())
