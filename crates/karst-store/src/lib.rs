@@ -71,6 +71,7 @@ mod session;
 mod shard;
 mod store;
 mod sync;
+mod types;
 
 pub use api::SetOptions;
 pub use clock::{Clock, MockClock, SystemClock};
@@ -80,6 +81,7 @@ pub use karst_resp::Frame;
 pub use policy::{Policy, UnknownPolicy};
 pub use session::Session;
 pub use store::{Builder, Outcome, Stats, Store};
+pub use types::EncodingLimits;
 
 /// The README's Rust examples, compiled and run as doctests so they stay true.
 #[cfg(doctest)]

@@ -1,9 +1,13 @@
 //! Command families, one file each, and the helpers their handlers share.
 
 pub(crate) mod connection;
+pub(crate) mod hash;
 pub(crate) mod keys;
+pub(crate) mod list;
 pub(crate) mod server;
+pub(crate) mod set;
 pub(crate) mod string;
+pub(crate) mod zset;
 
 use karst_resp::{Args, Output};
 
@@ -14,7 +18,16 @@ use crate::shard::ValRef;
 /// Every family's commands; the table is built from these slices once
 /// ([`crate::command::commands`]). The network layer's commands live in `connection.rs`.
 pub(crate) static FAMILIES: &[&[CommandSpec]] =
-    &[string::COMMANDS, keys::COMMANDS, server::COMMANDS, connection::COMMANDS];
+    &[
+    string::COMMANDS,
+    keys::COMMANDS,
+    hash::COMMANDS,
+    list::COMMANDS,
+    set::COMMANDS,
+    zset::COMMANDS,
+    server::COMMANDS,
+    connection::COMMANDS,
+];
 
 // Flag bits for the spec lines (const-friendly forms of `Flags`).
 pub(crate) const W: u32 = crate::command::Flags::WRITE.0;

@@ -1,0 +1,5 @@
+//! List commands.
+
+use crate::command::CommandSpec;
+
+pub(crate) static COMMANDS: &[CommandSpec] = &[];

@@ -1,0 +1,5 @@
+//! Set commands.
+
+use crate::command::CommandSpec;
+
+pub(crate) static COMMANDS: &[CommandSpec] = &[];

@@ -1,0 +1,5 @@
+//! ZSet commands.
+
+use crate::command::CommandSpec;
+
+pub(crate) static COMMANDS: &[CommandSpec] = &[];

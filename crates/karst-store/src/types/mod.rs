@@ -1,0 +1,136 @@
+//! The collection types: hashes, lists, sets and sorted sets, each with a compact encoding for
+//! small sizes (in the role of Redis's listpack/intset) and a large one past a threshold.
+//!
+//! A collection lives in its shard's object slab; the key's entry holds its index (see
+//! `entry`). Every type keeps its memory cost up to date in O(1), so the shard's byte count (and
+//! with it maxmemory) covers collections as it covers strings.
+
+pub(crate) mod hash;
+pub(crate) mod list;
+pub(crate) mod packed;
+pub(crate) mod set;
+pub(crate) mod zset;
+
+/// The thresholds of the compact encodings, under Redis's configuration names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EncodingLimits {
+    /// `hash-max-listpack-entries` (128).
+    pub hash_max_listpack_entries: usize,
+    /// `hash-max-listpack-value` (64).
+    pub hash_max_listpack_value: usize,
+    /// `set-max-intset-entries` (512).
+    pub set_max_intset_entries: usize,
+    /// `set-max-listpack-entries` (128).
+    pub set_max_listpack_entries: usize,
+    /// `set-max-listpack-value` (64).
+    pub set_max_listpack_value: usize,
+    /// `zset-max-listpack-entries` (128).
+    pub zset_max_listpack_entries: usize,
+    /// `zset-max-listpack-value` (64).
+    pub zset_max_listpack_value: usize,
+    /// `list-max-listpack-size` (-2): positive, elements per node; -1 to -5, 4 to 64 KiB a node.
+    pub list_max_listpack_size: i64,
+}
+
+impl Default for EncodingLimits {
+    fn default() -> EncodingLimits {
+        EncodingLimits {
+            hash_max_listpack_entries: 128,
+            hash_max_listpack_value: 64,
+            set_max_intset_entries: 512,
+            set_max_listpack_entries: 128,
+            set_max_listpack_value: 64,
+            zset_max_listpack_entries: 128,
+            zset_max_listpack_value: 64,
+            list_max_listpack_size: -2,
+        }
+    }
+}
+
+/// A collection value.
+#[derive(Clone, Debug)]
+pub(crate) enum Obj {
+    Hash(hash::Hash),
+    List(list::List),
+    Set(set::Set),
+    ZSet(zset::ZSet),
+}
+
+impl Obj {
+    /// The name TYPE replies with.
+    pub(crate) fn type_name(&self) -> &'static str {
+        match self {
+            Obj::Hash(_) => "hash",
+            Obj::List(_) => "list",
+            Obj::Set(_) => "set",
+            Obj::ZSet(_) => "zset",
+        }
+    }
+
+    /// The name OBJECT ENCODING replies with.
+    pub(crate) fn encoding(&self) -> &'static str {
+        match self {
+            Obj::Hash(v) => v.encoding(),
+            Obj::List(v) => v.encoding(),
+            Obj::Set(v) => v.encoding(),
+            Obj::ZSet(v) => v.encoding(),
+        }
+    }
+
+    /// Bytes of memory the value holds (kept up to date by each type, O(1)).
+    pub(crate) fn cost(&self) -> usize {
+        match self {
+            Obj::Hash(v) => v.cost(),
+            Obj::List(v) => v.cost(),
+            Obj::Set(v) => v.cost(),
+            Obj::ZSet(v) => v.cost(),
+        }
+    }
+
+    /// Number of elements (an empty collection is deleted with its key).
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            Obj::Hash(v) => v.len(),
+            Obj::List(v) => v.len(),
+            Obj::Set(v) => v.len(),
+            Obj::ZSet(v) => v.len(),
+        }
+    }
+}
+
+/// A collection type as the variant of [`Obj`] it lives in.
+pub(crate) trait Kind: Sized {
+    fn of(o: &Obj) -> Option<&Self>;
+    fn of_mut(o: &mut Obj) -> Option<&mut Self>;
+    fn into_obj(self) -> Obj;
+}
+
+macro_rules! kind {
+    ($t:ty, $v:ident) => {
+        impl Kind for $t {
+            #[inline]
+            fn of(o: &Obj) -> Option<&Self> {
+                match o {
+                    Obj::$v(v) => Some(v),
+                    _ => None,
+                }
+            }
+            #[inline]
+            fn of_mut(o: &mut Obj) -> Option<&mut Self> {
+                match o {
+                    Obj::$v(v) => Some(v),
+                    _ => None,
+                }
+            }
+            #[inline]
+            fn into_obj(self) -> Obj {
+                Obj::$v(self)
+            }
+        }
+    };
+}
+
+kind!(hash::Hash, Hash);
+kind!(list::List, List);
+kind!(set::Set, Set);
+kind!(zset::ZSet, ZSet);
