@@ -57,6 +57,7 @@
 #![deny(unsafe_code)]
 
 mod api;
+mod blocking;
 mod clock;
 mod cmd;
 mod command;
