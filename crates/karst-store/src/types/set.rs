@@ -332,7 +332,7 @@ impl Table {
         let items = if items == 0 { 0 } else { size_class(items) };
         let index = self.index.allocation_size();
         let index = if index == 0 { 0 } else { size_class(index) };
-        items + index + self.heap
+        size_class(std::mem::size_of::<Table>()) + items + index + self.heap
     }
 
     /// After many removals, gives memory back (as Redis's dict shrinks below 10% fill).
@@ -354,7 +354,8 @@ impl Table {
 enum Repr {
     Ints(IntSet),
     Pack(Packed),
-    Table(Table),
+    /// Boxed: keeps `Obj` (and with it every small collection's slot) small.
+    Table(Box<Table>),
 }
 
 /// A set value. See the [module docs](self).
@@ -418,7 +419,7 @@ impl Set {
         } else if hint <= lim.set_max_listpack_entries {
             Repr::Pack(Packed::new())
         } else {
-            Repr::Table(Table::with_capacity(hint.min(1 << 16)))
+            Repr::Table(Box::new(Table::with_capacity(hint.min(1 << 16))))
         };
         Set { repr }
     }
@@ -459,7 +460,7 @@ impl Set {
             }
             Repr::Table(_) => return,
         }
-        self.repr = Repr::Table(t);
+        self.repr = Repr::Table(Box::new(t));
     }
 
     fn ints_to_pack(&mut self) {
@@ -506,8 +507,7 @@ impl Set {
             if found {
                 return false;
             }
-            if p.len() < lim.set_max_listpack_entries && e.str_len() <= lim.set_max_listpack_value
-            {
+            if p.len() < lim.set_max_listpack_entries && e.str_len() <= lim.set_max_listpack_value {
                 e.with(|b| p.push_back(b));
                 p.trim();
                 return true;
@@ -575,6 +575,37 @@ impl Set {
         }
     }
 
+    /// Keeps only the members `keep` accepts (the order of those kept may change).
+    pub(crate) fn retain(&mut self, mut keep: impl FnMut(Elem<'_>) -> bool) {
+        match &mut self.repr {
+            Repr::Ints(s) => {
+                let w = s.width;
+                let mut buf = Vec::with_capacity(s.buf.len());
+                for i in 0..s.len() {
+                    if let Some(v) = s.get(i).filter(|&v| keep(Elem::Int(v))) {
+                        buf.extend_from_slice(&IntSet::encode(v, w)[..w]);
+                    }
+                }
+                s.buf = buf;
+            }
+            Repr::Pack(p) => {
+                let mut at = p.start();
+                while let Some((m, next)) = p.get(at) {
+                    at = if keep(Elem::Bytes(m)) { next } else { p.remove(at) };
+                }
+            }
+            Repr::Table(t) => {
+                // Downwards: a removal moves the last member, already kept, into the hole.
+                for i in (0..t.items.len()).rev() {
+                    if !t.items.get(i).is_some_and(|m| keep(Elem::Bytes(m.bytes()))) {
+                        t.remove_at(i);
+                    }
+                }
+            }
+        }
+        self.shrink();
+    }
+
     /// Gives memory back after a run of removals (SPOP with a count).
     pub(crate) fn compact(&mut self) {
         self.shrink();
@@ -587,7 +618,8 @@ impl Set {
             Repr::Pack(p) => (None, Some(p), None),
             Repr::Table(t) => (None, None, Some(t)),
         };
-        let ints = ints.into_iter().flat_map(|s| (0..s.len()).filter_map(|i| s.get(i)).map(Elem::Int));
+        let ints =
+            ints.into_iter().flat_map(|s| (0..s.len()).filter_map(|i| s.get(i)).map(Elem::Int));
         let pack = pack.into_iter().flat_map(|p| p.iter().map(Elem::Bytes));
         let table = table.into_iter().flat_map(|t| t.items.iter().map(|m| Elem::Bytes(m.bytes())));
         ints.chain(pack).chain(table)
@@ -630,14 +662,11 @@ impl Set {
     /// The member at `i` using `offsets` from [`Set::offsets`] for a listpack.
     pub(crate) fn nth_with(&self, offsets: Option<&[usize]>, i: usize) -> Option<Elem<'_>> {
         match (&self.repr, offsets) {
-            (Repr::Pack(p), Some(o)) => o.get(i).and_then(|&at| p.get(at)).map(|(m, _)| Elem::Bytes(m)),
+            (Repr::Pack(p), Some(o)) => {
+                o.get(i).and_then(|&at| p.get(at)).map(|(m, _)| Elem::Bytes(m))
+            }
             _ => self.nth(i),
         }
-    }
-
-    /// True in the compact encodings, which SSCAN returns whole in one call.
-    pub(crate) fn is_compact(&self) -> bool {
-        !matches!(self.repr, Repr::Table(_))
     }
 
     /// One SSCAN step over the hash table: up to `count` positions from `cursor` down, each
@@ -676,8 +705,9 @@ mod tests {
     }
 
     #[test]
-    fn member_slot_is_24_bytes() {
+    fn member_slot_is_24_bytes_and_the_set_small() {
         assert_eq!(std::mem::size_of::<Member>(), 24);
+        assert!(std::mem::size_of::<Set>() <= 40, "{}", std::mem::size_of::<Set>());
     }
 
     #[test]
