@@ -443,7 +443,7 @@ impl Set {
     }
 
     /// Converts the compact encodings to the hash table (room for `extra` more members).
-    fn to_table(&mut self, extra: usize) {
+    fn convert_to_table(&mut self, extra: usize) {
         let mut t = Table::with_capacity(self.len() + extra);
         match &self.repr {
             Repr::Ints(s) => {
@@ -489,7 +489,7 @@ impl Set {
                 if s.len() < lim.set_max_intset_entries {
                     return s.insert(i);
                 }
-                self.to_table(1);
+                self.convert_to_table(1);
             } else {
                 let n = s.len();
                 let longest = (0..n).filter_map(|i| s.get(i)).map(|v| Elem::Int(v).str_len());
@@ -498,7 +498,7 @@ impl Set {
                 if n < lim.set_max_listpack_entries && fits {
                     self.ints_to_pack();
                 } else {
-                    self.to_table(1);
+                    self.convert_to_table(1);
                 }
             }
         }
@@ -512,7 +512,7 @@ impl Set {
                 p.trim();
                 return true;
             }
-            self.to_table(1);
+            self.convert_to_table(1);
         }
         match &mut self.repr {
             Repr::Table(t) => e.with(|b| t.insert(b)),
