@@ -93,7 +93,10 @@ fn sadd(store: &Store, s: &mut Session, args: Args<'_>, out: &mut Output) {
             // A new set: Redis picks its encoding from the first member and the count.
             *set = Set::with_hint(Elem::Bytes(arg(&args, 2)), args.len() - 2, &lim);
         }
-        args.iter().skip(2).map(|m| i64::from(set.add(m, &lim))).sum()
+        let n = args.iter().skip(2).map(|m| i64::from(set.add(m, &lim))).sum();
+        // Spare room of the growth goes back once per command rather than per member.
+        set.compact();
+        n
     });
     match r {
         Ok(n) => out.integer(n.unwrap_or(0)),
