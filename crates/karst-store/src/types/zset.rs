@@ -310,7 +310,7 @@ impl ZSet {
 
     /// Visits elements from ascending rank `rank` on, upwards or (`rev`) downwards, while `f`
     /// returns true.
-    pub(crate) fn walk(&self, rank: usize, rev: bool, f: impl FnMut(&[u8], f64) -> bool) {
+    pub(crate) fn walk<'a>(&'a self, rank: usize, rev: bool, f: impl FnMut(&'a [u8], f64) -> bool) {
         match &self.repr {
             Repr::Small(p) => p.walk(rank, rev, f),
             Repr::Big(t) => t.walk(rank, rev, f),
@@ -318,7 +318,13 @@ impl ZSet {
     }
 
     /// Visits the elements of ascending ranks `[lo, hi)`, in descending order if `rev`.
-    pub(crate) fn visit(&self, lo: usize, hi: usize, rev: bool, mut f: impl FnMut(&[u8], f64)) {
+    pub(crate) fn visit<'a>(
+        &'a self,
+        lo: usize,
+        hi: usize,
+        rev: bool,
+        mut f: impl FnMut(&'a [u8], f64),
+    ) {
         let hi = hi.min(self.len());
         if lo >= hi {
             return;
@@ -382,7 +388,7 @@ impl ZSet {
     }
 
     /// Every element in ascending order.
-    pub(crate) fn for_each(&self, mut f: impl FnMut(&[u8], f64)) {
+    pub(crate) fn for_each<'a>(&'a self, mut f: impl FnMut(&'a [u8], f64)) {
         self.walk(0, false, |m, s| {
             f(m, s);
             true
@@ -400,9 +406,8 @@ struct Pairs {
     count: usize,
 }
 
-const POW10: [f64; 16] = [
-    1.0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-];
+const POW10: [f64; 16] =
+    [1.0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
 /// Kinds: 0..=SMALL_MAX the integer itself; INT + n - 1 a signed integer of n bytes (1..=8);
 /// F64 the raw double; DEC + n - 1 a decimal: a byte of places (1..=15) and a mantissa of n
 /// bytes (1..=7).
@@ -442,8 +447,8 @@ fn read_int(b: &[u8]) -> i64 {
 
 /// Appends the kind byte and payload of `s`.
 fn push_score(dst: &mut Vec<u8>, s: f64) {
-    let neg_zero = s == 0.0 && s.is_sign_negative();
-    if s.trunc() == s && s.abs() < EXACT && !neg_zero {
+    // -0 becomes the integer 0, as in Redis's listpack (ZSCORE then says 0, not -0).
+    if s.trunc() == s && s.abs() < EXACT {
         let i = s as i64;
         if (0..=i64::from(SMALL_MAX)).contains(&i) {
             dst.push(i as u8);
@@ -454,7 +459,7 @@ fn push_score(dst: &mut Vec<u8>, s: f64) {
         }
         return;
     }
-    if s.is_finite() && !neg_zero {
+    if s.is_finite() {
         for (d, p) in POW10.iter().enumerate().skip(1) {
             let m = (s * p).round();
             if m.abs() < EXACT && m / p == s {
@@ -638,7 +643,7 @@ impl Pairs {
         }
     }
 
-    fn walk(&self, rank: usize, rev: bool, mut f: impl FnMut(&[u8], f64) -> bool) {
+    fn walk<'a>(&'a self, rank: usize, rev: bool, mut f: impl FnMut(&'a [u8], f64) -> bool) {
         let Some(mut at) = self.offset_of(rank) else { return };
         loop {
             let Some((m, s, next)) = self.get(at) else { return };
@@ -857,7 +862,14 @@ impl Tree {
         let n = self.nodes.len() as u32;
         let prio = self.next_prio();
         self.member_bytes += alloc_size(member.len());
-        self.nodes.push(Node { member: member.into(), score, left: NIL, right: NIL, size: 1, prio });
+        self.nodes.push(Node {
+            member: member.into(),
+            score,
+            left: NIL,
+            right: NIL,
+            size: 1,
+            prio,
+        });
         let h = self.hasher.hash_one(member);
         let (nodes, hasher) = (&self.nodes, &self.hasher);
         self.index.insert_unique(h, n, |&i| hasher.hash_one(&*nodes[i as usize].member));
@@ -898,7 +910,8 @@ impl Tree {
             } else {
                 let mut t = self.root;
                 while t != NIL {
-                    let next = if self.less(last, t) { self.node(t).left } else { self.node(t).right };
+                    let next =
+                        if self.less(last, t) { self.node(t).left } else { self.node(t).right };
                     if next == last {
                         if self.node(t).left == last {
                             self.node_mut(t).left = n;
@@ -962,7 +975,7 @@ impl Tree {
         None
     }
 
-    fn walk(&self, rank: usize, rev: bool, mut f: impl FnMut(&[u8], f64) -> bool) {
+    fn walk<'a>(&'a self, rank: usize, rev: bool, mut f: impl FnMut(&'a [u8], f64) -> bool) {
         if rank >= self.nodes.len() {
             return;
         }
@@ -1038,16 +1051,34 @@ mod tests {
     #[test]
     fn score_encodings_round_trip() {
         let cases = [
-            0.0, -0.0, 1.0, 223.0, 224.0, -1.0, 1.5, 0.25, 99.99, -3.125, 1e300, -1e-300, 0.1,
-            f64::INFINITY, f64::NEG_INFINITY, 1234567890123.0, 9007199254740993.0, 1e20,
-            std::f64::consts::PI, 5e-324, -12345.6789,
+            0.0,
+            -0.0,
+            1.0,
+            223.0,
+            224.0,
+            -1.0,
+            1.5,
+            0.25,
+            99.99,
+            -3.125,
+            1e300,
+            -1e-300,
+            0.1,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            1234567890123.0,
+            9007199254740993.0,
+            1e20,
+            std::f64::consts::PI,
+            5e-324,
+            -12345.6789,
         ];
         for s in cases {
             let mut p = Pairs::default();
             p.insert(b"m", s);
             let (m, got, next) = p.get(0).unwrap();
             assert_eq!(m, b"m");
-            assert_eq!(got.to_bits(), s.to_bits(), "{s}");
+            assert_eq!(got.to_bits(), if s == 0.0 { 0 } else { s.to_bits() }, "{s}");
             assert_eq!(next, p.buf.len());
             assert_eq!(p.prev(p.buf.len()), Some(0));
         }
@@ -1062,7 +1093,8 @@ mod tests {
     fn long_members_and_payload_lengths_walk_both_ways() {
         let mut p = Pairs::default();
         let mut m = Vec::new();
-        for (i, n) in [0usize, 1, 200, 240, 245, 250, 251, 252, 253, 254, 255, 300].iter().enumerate()
+        for (i, n) in
+            [0usize, 1, 200, 240, 245, 250, 251, 252, 253, 254, 255, 300].iter().enumerate()
         {
             for (j, s) in [7.0, 300.0, 1.5, 1e300, -70000.0].iter().enumerate() {
                 let mut k = vec![b'x'; *n];
