@@ -269,7 +269,7 @@ fn zadd(store: &Store, s: &mut Session, args: Args<'_>, out: &mut Output) {
             Error::Other("ERR XX and NX options at the same time are not compatible".into()),
         );
     }
-    if (f.gt && f.nx) || (f.lt && f.nx) || (f.gt && f.lt) {
+    if (f.nx && (f.gt || f.lt)) || (f.gt && f.lt) {
         return err(
             out,
             Error::Other(
@@ -717,7 +717,10 @@ fn pop_generic(store: &Store, s: &Session, args: &Args<'_>, out: &mut Output, ma
         Some(raw) => match karst_resp::num::parse_i64(raw) {
             Some(c) if c >= 0 => Some(c as usize),
             _ => {
-                return err(out, Error::Other("ERR value is out of range, must be positive".into()));
+                return err(
+                    out,
+                    Error::Other("ERR value is out of range, must be positive".into()),
+                );
             }
         },
     };
@@ -1117,6 +1120,8 @@ struct SetOp {
     limit: usize,
 }
 
+type Keys<'a> = Vec<&'a [u8]>;
+
 /// Parses `numkeys key [key ...] [options]` from `at` on. The option error is kept apart:
 /// Redis reports a source of the wrong type before it.
 fn parse_setop<'a>(
@@ -1125,7 +1130,7 @@ fn parse_setop<'a>(
     op: Op,
     name: &str,
     store: bool,
-) -> Result<(Vec<&'a [u8]>, Result<SetOp, Error>), Error> {
+) -> Result<(Keys<'a>, Result<SetOp, Error>), Error> {
     let numkeys = int_arg(args, at)?;
     if numkeys < 1 {
         return Err(Error::Other(format!(

@@ -173,7 +173,7 @@ impl ZSet {
         }
     }
 
-    fn to_big(&mut self) {
+    fn convert(&mut self) {
         if let Repr::Small(p) = &self.repr {
             let mut t = Box::new(Tree::default());
             t.nodes.reserve_exact(p.count + 1);
@@ -204,7 +204,7 @@ impl ZSet {
                 && (p.count + 1 > lim.zset_max_listpack_entries
                     || member.len() > lim.zset_max_listpack_value)
             {
-                self.to_big();
+                self.convert();
             }
             self.insert_new(member, score);
             return Added::New(score);
@@ -586,6 +586,12 @@ impl Pairs {
                 break;
             }
             at = next;
+        }
+        // Grow by an eighth rather than double: a compact set should cost about its bytes, as
+        // a listpack does (the insert moves the tail anyway, so a realloc adds little).
+        let need = member.len() + 20;
+        if self.buf.capacity() - self.buf.len() < need {
+            self.buf.reserve_exact(need + self.buf.len() / 8);
         }
         if at >= self.buf.len() {
             Pairs::encode(&mut self.buf, member, score);
