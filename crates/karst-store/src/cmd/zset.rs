@@ -1425,3 +1425,55 @@ mod tests {
         assert!(score_key(1.0) < score_key(f64::INFINITY));
     }
 }
+
+/// loom: ZUNIONSTORE into a key of another shard racing a ZADD to its source.
+#[cfg(all(test, karst_loom))]
+mod loom_model {
+    use loom::thread;
+
+    use crate::store::Store;
+
+    /// The destination is one of the two serial outcomes (the source before or after the ZADD),
+    /// never a torn one, and the two lock orders never deadlock.
+    #[test]
+    fn loom_zunionstore_races_zadd_to_its_source() {
+        loom::model(|| {
+            let s = Store::builder().shards(2).databases(1).hash_seed(7).build();
+            let src: &'static str = "a";
+            let shard = s.shard_of(s.hash(src.as_bytes()));
+            let dst = ["b", "c", "d", "e", "f", "g", "h"]
+                .into_iter()
+                .find(|k| s.shard_of(s.hash(k.as_bytes())) != shard)
+                .unwrap_or("b");
+            s.execute(["ZADD", src, "1", "x"]);
+            let s2 = s.clone();
+            let t = thread::spawn(move || {
+                s2.execute(["ZADD", src, "2", "y", "0", "x"]);
+            });
+            s.execute(["ZUNIONSTORE", dst, "1", src]);
+            t.join().unwrap();
+            let got = format!("{:?}", s.execute(["ZRANGE", dst, "0", "-1", "WITHSCORES"]));
+            let before = format!(
+                "{:?}",
+                karst_resp::Frame::Array(vec![karst_resp::Frame::Array(vec![
+                    karst_resp::Frame::bulk("x"),
+                    karst_resp::Frame::Double(1.0),
+                ])])
+            );
+            let after = format!(
+                "{:?}",
+                karst_resp::Frame::Array(vec![
+                    karst_resp::Frame::Array(vec![
+                        karst_resp::Frame::bulk("x"),
+                        karst_resp::Frame::Double(0.0),
+                    ]),
+                    karst_resp::Frame::Array(vec![
+                        karst_resp::Frame::bulk("y"),
+                        karst_resp::Frame::Double(2.0),
+                    ]),
+                ])
+            );
+            assert!(got == before || got == after, "torn ZUNIONSTORE: {got}");
+        });
+    }
+}
