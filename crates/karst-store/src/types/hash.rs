@@ -202,11 +202,6 @@ impl Hash {
         }
     }
 
-    /// True if there are no fields.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// The offset of `f`'s field in the run.
     fn packed_find(p: &Packed, f: &[u8]) -> Option<usize> {
         let mut at = p.start();
