@@ -252,12 +252,16 @@ impl Hash {
                 Some(at) if !long => {
                     if let Some((_, vat)) = p.get(at) {
                         p.replace(vat, v);
+                        p.trim();
                     }
                     return Set::Updated;
                 }
                 None if !long && p.len() / 2 < lim.hash_max_listpack_entries => {
                     p.push_back(f);
                     p.push_back(v);
+                    // A listpack is sized to its content, as Redis's (which reallocates on
+                    // every insert): the doubling of a Vec would waste up to half of it.
+                    p.trim();
                     return Set::Added;
                 }
                 _ => self.convert(),
