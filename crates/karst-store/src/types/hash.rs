@@ -5,7 +5,8 @@
 //! - `hashtable`: a hashbrown `HashTable` of one boxed allocation per pair,
 //!   `varint(field length) field value`. A slot is the 16-byte fat pointer plus hashbrown's
 //!   control byte; Redis spends a 24-byte `dictEntry`, two sds allocations and an 8-byte bucket
-//!   per field, so a pair costs less here for any sizes (one allocation instead of three).
+//!   per field. Measured (`tests/hash.rs`): 59 bytes a field of `field:N value:N` against
+//!   Redis 7.0's 74.
 //!
 //! A hash starts as a listpack and becomes a hashtable once it holds more than
 //! `hash-max-listpack-entries` pairs or a field or value longer than `hash-max-listpack-value`
@@ -159,17 +160,27 @@ impl Table {
         }
     }
 
-    /// A random pair in O(1) expected time: a random hash picks a probe sequence and a tag, and
-    /// the first full slot of that sequence with that tag is the pick (each pair has about the
-    /// same chance, as a bucket of Redis's dict). After a number of misses, a walk to a random
-    /// position decides.
+    /// A uniformly random pair in O(1) expected time, without an index into the table: a
+    /// random 64-bit `h` stands for a home bucket and a 7-bit tag, hashbrown lists the pairs
+    /// that a lookup of `h` would compare, and the pick is the one whose own hash has that home
+    /// and tag. Each pair owns the same number of such `h`, so each has the same chance; about
+    /// one try in 128 / load factor succeeds. After many misses (a sparse table), a walk to a
+    /// random position decides.
     fn random<R: Rng>(&self, rng: &mut R) -> Option<(&[u8], &[u8])> {
         if self.t.is_empty() {
             return None;
         }
-        for _ in 0..64 {
-            if let Some(b) = self.t.iter_hash(rng.random::<u64>()).next() {
-                return Some(split(b));
+        // hashbrown's bucket count from its capacity (7/8 load, power of two) and its tag, the
+        // top 7 bits. Were these ever to change, picks would stay correct, only less even.
+        let cap = self.t.capacity();
+        let buckets = if cap < 8 { cap + 1 } else { cap / 7 * 8 }.next_power_of_two();
+        let mask = (buckets as u64 - 1) | (0x7F << 57);
+        for _ in 0..4096 {
+            let h = rng.random::<u64>();
+            for b in self.t.iter_hash(h) {
+                if (field_hash(field_of(b)) ^ h) & mask == 0 {
+                    return Some(split(b));
+                }
             }
         }
         self.t.iter().nth(rng.random_range(0..self.t.len())).map(|b| split(b))
@@ -581,5 +592,23 @@ mod tests {
             assert_eq!(seen.len(), n);
         }
         assert!(Hash::default().random(&mut rng).is_none());
+    }
+
+    #[test]
+    fn random_picks_of_a_table_are_even() {
+        // 1000 fields, 20 picks each on average: fair picks give counts like Poisson(20), all
+        // 1000 within 3..=45 but for odds of about 1 in 100 (the seed is fixed). Taking the
+        // first match of a random probe instead gave some fields 4 times their share.
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(3);
+        let mut h = Hash::default();
+        for i in 0..1000 {
+            h.set(format!("f{i}").as_bytes(), b"v", &lim());
+        }
+        let mut counts: HashMap<Vec<u8>, usize> = HashMap::new();
+        for _ in 0..20_000 {
+            *counts.entry(h.random(&mut rng).unwrap().0.to_vec()).or_default() += 1;
+        }
+        let (min, max) = (counts.values().min().unwrap(), counts.values().max().unwrap());
+        assert!(counts.len() >= 995 && *min >= 3 && *max <= 45, "{} {min} {max}", counts.len());
     }
 }
