@@ -81,6 +81,7 @@ fn op_hset(store: &Store, s: &Session, args: &Args<'_>) -> Result<usize, Error> 
             }
             i += 2;
         }
+        hs.fit();
         added
     })?;
     Ok(added.unwrap_or(0))
@@ -126,6 +127,7 @@ fn hsetnx(store: &Store, s: &mut Session, args: Args<'_>, out: &mut Output) {
             false
         } else {
             hs.set(f, v, &lim);
+            hs.fit();
             true
         }
     });
@@ -292,6 +294,7 @@ pub(crate) fn op_hincrby(
     };
     let new = cur.checked_add(by).ok_or(Error::Overflow)?;
     hs.set(f, itoa::Buffer::new().format(new).as_bytes(), lim);
+    hs.fit();
     Ok(new)
 }
 
@@ -333,6 +336,7 @@ pub(crate) fn op_hincrbyfloat(
     }
     let text = new.to_human();
     hs.set(f, text.as_bytes(), lim);
+    hs.fit();
     Ok(text)
 }
 
@@ -380,8 +384,9 @@ fn rand_with_count(hs: &Hash, count: i64, withvalues: bool, out: &mut Output) {
     if count < 0 {
         let n = count.unsigned_abs() as usize;
         header(out, n);
-        if hs.is_packed() {
-            // A listpack is small: index a list of its pairs rather than walk it per pick.
+        if hs.is_packed() || n.saturating_mul(32) >= size {
+            // A listpack, or many picks: index a list of the pairs, made in one walk (a pick
+            // from a table costs a few µs; a walk, a fraction of a ns a pair).
             let all: Vec<_> = hs.iter().collect();
             for _ in 0..n {
                 if let Some(&p) = all.get(rng.random_range(0..all.len().max(1))) {
