@@ -524,7 +524,8 @@ fn parse_scan_opts<'a>(args: &Args<'a>) -> Result<(Option<&'a [u8]>, usize), Err
 /// HSCAN key cursor [MATCH pattern] [COUNT count]
 /// ```
 /// `[next cursor, [field, value, …]]`; cursor 0 starts and ends a scan. A listpack is returned
-/// whole in one call; a hashtable by field hash, so a field present for the whole scan is
+/// whole in one call; a hashtable in the order of its fields' hashes, bits reversed (Redis's
+/// reverse-binary cursor), a few home buckets a call: a field present for the whole scan is
 /// returned exactly once however the table grows or shrinks meanwhile.
 fn hscan(store: &Store, s: &mut Session, args: Args<'_>, out: &mut Output) {
     let Some(cursor) = parse_cursor(arg(&args, 2)) else {
