@@ -5,13 +5,18 @@ Starts redis-server and karst-server (release build) on spare ports, then runs
 
     redis-benchmark -c 50 -r 1000000 -d 64 -t <test> -P <depth> -n <n> --csv
 
-for test in SET, GET and depth in 1, 16, 64, interleaved (redis, karst, redis, karst, ...),
+for each test (SET and GET by default; --tests picks others, e.g. the collection tests
+lpush,rpop,sadd,hset,zadd,lrange_100) and depth (1, 16, 64 by default), interleaved
+(redis, karst, redis, karst, ...),
 REPS times each. Reports the median ops/s, p50/p99 latency and each server's CPU time per
 request (utime+stime from /proc/PID/stat before and after each run), prints a markdown table
 with karst/redis ratios, and writes an SVG chart.
 
+LRANGE_100 is run as redis-benchmark's custom command `LRANGE mylist 0 99` after an unmeasured
+LPUSH fill, so its CPU figure counts LRANGE alone (`-t lrange_100` would fold the fill in).
+
 Usage: benches/compare-redis.py [--reps 3] [--threads N] [--svg docs/bench-server.svg]
-                                [--no-build] [--quick]
+                                [--tests set,get] [--depths 1,16,64] [--no-build] [--quick]
 """
 
 import argparse
@@ -53,15 +58,30 @@ def cpu_ticks(pid):
     return int(rest[11]) + int(rest[12])
 
 
-def bench(port, test, depth, n):
+# Tests run as a custom command after an unmeasured fill: name -> (fill test, command).
+CUSTOM = {"lrange_100": ("lpush", ["LRANGE", "mylist", "0", "99"])}
+
+
+def benchmark(port, depth, n, what):
     out = subprocess.run(
         ["redis-benchmark", "-p", str(port), "-c", "50", "-r", "1000000", "-d", "64",
-         "-t", test, "-P", str(depth), "-n", str(n), "--csv"],
+         "-P", str(depth), "-n", str(n), "--csv"] + what,
         check=True, capture_output=True, text=True).stdout
     rows = list(csv.reader(io.StringIO(out)))
-    header, row = rows[0], rows[1]
-    rec = dict(zip(header, row))
+    rec = dict(zip(rows[0], rows[-1]))
     return float(rec["rps"]), float(rec["p50_latency_ms"]), float(rec["p99_latency_ms"])
+
+
+def prepare(port, test):
+    """The unmeasured fill a custom test needs."""
+    if test in CUSTOM:
+        benchmark(port, 16, 10_000, ["-t", CUSTOM[test][0]])
+
+
+def bench(port, test, depth, n):
+    if test in CUSTOM:
+        return benchmark(port, depth, n, CUSTOM[test][1])
+    return benchmark(port, depth, n, ["-t", test])
 
 
 def run(args):
@@ -86,15 +106,16 @@ def run(args):
     try:
         for _, _, port in servers:
             wait_port(port)
-        depths = [1, 16, 64]
+        depths = args.depths
         sizes = {1: 100_000, 16: 1_000_000, 64: 2_000_000}
         if args.quick:
             sizes = {d: n // 5 for d, n in sizes.items()}
         for depth in depths:
-            for test in ["set", "get"]:
+            for test in args.tests:
                 for rep in range(args.reps):
                     for name, proc, port in servers:
-                        n = sizes[depth]
+                        n = sizes.get(depth, 1_000_000)
+                        prepare(port, test)
                         before = cpu_ticks(proc.pid)
                         rps, p50, p99 = bench(port, test, depth, n)
                         used = cpu_ticks(proc.pid) - before
@@ -116,8 +137,8 @@ def run(args):
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     rows = []
-    for depth in [1, 16, 64]:
-        for test in ["set", "get"]:
+    for depth in args.depths:
+        for test in args.tests:
             r, k = med[("redis", test, depth)], med[("karst", test, depth)]
             rows.append((test.upper(), depth, r, k))
             lines.append(
@@ -175,6 +196,10 @@ if __name__ == "__main__":
     ap.add_argument("--threads", type=int, default=0, help="karst loop threads (default: one per core)")
     ap.add_argument("--thread-model", default="", help="karst thread model: reuseport or shared")
     ap.add_argument("--svg", default=os.path.join(ROOT, "docs", "bench-server.svg"))
+    ap.add_argument("--tests", type=lambda v: v.lower().split(","), default=["set", "get"],
+                    help="redis-benchmark tests, comma-separated (default set,get)")
+    ap.add_argument("--depths", type=lambda v: [int(d) for d in v.split(",")], default=[1, 16, 64],
+                    help="pipeline depths, comma-separated (default 1,16,64)")
     ap.add_argument("--no-build", action="store_true")
     ap.add_argument("--quick", action="store_true", help="a fifth of the requests, for a smoke run")
     run(ap.parse_args())

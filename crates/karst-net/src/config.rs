@@ -67,6 +67,9 @@ pub struct Config {
     pub slowlog_max_len: u64,
     /// `hz`: frequency of the periodic work on each loop thread.
     pub hz: u64,
+    /// `hash-max-listpack-entries` and the other thresholds of the collections' compact
+    /// encodings (Redis's names, and the old `*-ziplist-*` ones).
+    pub encoding: karst_store::EncodingLimits,
     /// `threads` (karst): event-loop threads, 0 = one per core.
     pub threads: usize,
     /// `shards` (karst): keyspace shards, a power of two.
@@ -105,6 +108,7 @@ impl Default for Config {
             hz: 10,
             threads: 0,
             shards: 1024,
+            encoding: karst_store::EncodingLimits::default(),
             thread_model: ThreadModel::ReusePort,
             config_file: None,
         }
@@ -418,6 +422,157 @@ pub static OPTIONS: &[ConfigOption] = &[
         set: |c, v| {
             let n: u64 = parse_int(v)?;
             c.hz = n.clamp(1, 500);
+            Ok(())
+        },
+    },
+    ConfigOption {
+        name: "hash-max-listpack-entries",
+        mutable: true,
+        default: "128",
+        help: "a hash keeps its compact (listpack) encoding up to this many fields",
+        get: |c| c.encoding.hash_max_listpack_entries.to_string(),
+        set: |c, v| {
+            c.encoding.hash_max_listpack_entries = parse_int(v)?;
+            Ok(())
+        },
+    },
+    ConfigOption {
+        name: "hash-max-ziplist-entries",
+        mutable: true,
+        default: "128",
+        help: "old name of hash-max-listpack-entries",
+        get: |c| c.encoding.hash_max_listpack_entries.to_string(),
+        set: |c, v| {
+            c.encoding.hash_max_listpack_entries = parse_int(v)?;
+            Ok(())
+        },
+    },
+    ConfigOption {
+        name: "hash-max-listpack-value",
+        mutable: true,
+        default: "64",
+        help: "... and while every field and value is at most this many bytes",
+        get: |c| c.encoding.hash_max_listpack_value.to_string(),
+        set: |c, v| {
+            c.encoding.hash_max_listpack_value = parse_int(v)?;
+            Ok(())
+        },
+    },
+    ConfigOption {
+        name: "hash-max-ziplist-value",
+        mutable: true,
+        default: "64",
+        help: "old name of hash-max-listpack-value",
+        get: |c| c.encoding.hash_max_listpack_value.to_string(),
+        set: |c, v| {
+            c.encoding.hash_max_listpack_value = parse_int(v)?;
+            Ok(())
+        },
+    },
+    ConfigOption {
+        name: "set-max-intset-entries",
+        mutable: true,
+        default: "512",
+        help: "a set of integers keeps its intset encoding up to this many members",
+        get: |c| c.encoding.set_max_intset_entries.to_string(),
+        set: |c, v| {
+            c.encoding.set_max_intset_entries = parse_int(v)?;
+            Ok(())
+        },
+    },
+    ConfigOption {
+        name: "set-max-listpack-entries",
+        mutable: true,
+        default: "128",
+        help: "a set keeps its compact (listpack) encoding up to this many members",
+        get: |c| c.encoding.set_max_listpack_entries.to_string(),
+        set: |c, v| {
+            c.encoding.set_max_listpack_entries = parse_int(v)?;
+            Ok(())
+        },
+    },
+    ConfigOption {
+        name: "set-max-listpack-value",
+        mutable: true,
+        default: "64",
+        help: "... and while every member is at most this many bytes",
+        get: |c| c.encoding.set_max_listpack_value.to_string(),
+        set: |c, v| {
+            c.encoding.set_max_listpack_value = parse_int(v)?;
+            Ok(())
+        },
+    },
+    ConfigOption {
+        name: "zset-max-listpack-entries",
+        mutable: true,
+        default: "128",
+        help: "a sorted set keeps its compact (listpack) encoding up to this many members",
+        get: |c| c.encoding.zset_max_listpack_entries.to_string(),
+        set: |c, v| {
+            c.encoding.zset_max_listpack_entries = parse_int(v)?;
+            Ok(())
+        },
+    },
+    ConfigOption {
+        name: "zset-max-ziplist-entries",
+        mutable: true,
+        default: "128",
+        help: "old name of zset-max-listpack-entries",
+        get: |c| c.encoding.zset_max_listpack_entries.to_string(),
+        set: |c, v| {
+            c.encoding.zset_max_listpack_entries = parse_int(v)?;
+            Ok(())
+        },
+    },
+    ConfigOption {
+        name: "zset-max-listpack-value",
+        mutable: true,
+        default: "64",
+        help: "... and while every member is at most this many bytes",
+        get: |c| c.encoding.zset_max_listpack_value.to_string(),
+        set: |c, v| {
+            c.encoding.zset_max_listpack_value = parse_int(v)?;
+            Ok(())
+        },
+    },
+    ConfigOption {
+        name: "zset-max-ziplist-value",
+        mutable: true,
+        default: "64",
+        help: "old name of zset-max-listpack-value",
+        get: |c| c.encoding.zset_max_listpack_value.to_string(),
+        set: |c, v| {
+            c.encoding.zset_max_listpack_value = parse_int(v)?;
+            Ok(())
+        },
+    },
+    ConfigOption {
+        name: "list-max-listpack-size",
+        mutable: true,
+        default: "-2",
+        help: "list nodes hold this many elements (positive) or -1..-5: 4, 8, 16, 32 or 64 KiB",
+        get: |c| c.encoding.list_max_listpack_size.to_string(),
+        set: |c, v| {
+            let n: i64 = parse_int(v)?;
+            if !(i64::from(i32::MIN)..=i64::from(i32::MAX)).contains(&n) {
+                return Err("argument must be between -2147483648 and 2147483647 inclusive".into());
+            }
+            c.encoding.list_max_listpack_size = n;
+            Ok(())
+        },
+    },
+    ConfigOption {
+        name: "list-max-ziplist-size",
+        mutable: true,
+        default: "-2",
+        help: "old name of list-max-listpack-size",
+        get: |c| c.encoding.list_max_listpack_size.to_string(),
+        set: |c, v| {
+            let n: i64 = parse_int(v)?;
+            if !(i64::from(i32::MIN)..=i64::from(i32::MAX)).contains(&n) {
+                return Err("argument must be between -2147483648 and 2147483647 inclusive".into());
+            }
+            c.encoding.list_max_listpack_size = n;
             Ok(())
         },
     },

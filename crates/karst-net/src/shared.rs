@@ -256,13 +256,14 @@ impl Shared {
     }
 }
 
-/// Applies the options the engine owns (maxmemory, policy, samples) to the store.
+/// Applies the options the engine owns (maxmemory, policy, samples, encodings) to the store.
 pub(crate) fn apply_to_store(store: &Store, config: &Config) {
     store.set_maxmemory(config.maxmemory);
     if let Ok(policy) = config.maxmemory_policy.parse::<karst_store::Policy>() {
         store.set_maxmemory_policy(policy);
     }
     store.set_maxmemory_samples(config.maxmemory_samples);
+    store.set_encoding_limits(config.encoding);
 }
 
 /// Seconds and microseconds since the Unix epoch.

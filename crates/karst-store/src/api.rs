@@ -100,7 +100,7 @@ impl Store {
         let cx = self.cx0();
         let h = self.hash(key);
         let mut g = self.lock(h);
-        Ok(g.lookup(&cx, h, key, true).map(|f| f.value().to_bytes()))
+        g.lookup(&cx, h, key, true).map(|f| f.string().map(ValRef::to_bytes)).transpose()
     }
 
     /// GET without a copy: runs `f` on the value in place, while the key's shard is locked, and
@@ -116,11 +116,14 @@ impl Store {
         let cx = self.cx0();
         let h = self.hash(key);
         let mut g = self.lock(h);
-        Ok(g.lookup(&cx, h, key, true).map(|found| match found.value() {
-            ValRef::Bytes(b) => f(b),
-            ValRef::Shared(b) => f(b),
-            ValRef::Int(i) => f(itoa::Buffer::new().format(i).as_bytes()),
-        }))
+        g.lookup(&cx, h, key, true)
+            .map(|found| match found.string()? {
+                ValRef::Bytes(b) => Ok(f(b)),
+                ValRef::Shared(b) => Ok(f(b)),
+                ValRef::Int(i) => Ok(f(itoa::Buffer::new().format(i).as_bytes())),
+                ValRef::Obj(_) => Err(Error::WrongType),
+            })
+            .transpose()
     }
 
     /// SET with no options.
@@ -189,7 +192,9 @@ impl Store {
             .zip(hashes)
             .map(|(k, h)| {
                 let shard = locked.shard(self.shard_of(h));
-                shard.and_then(|g| g.lookup(&cx, h, k.as_ref(), true).map(|f| f.value().to_bytes()))
+                let found = shard.and_then(|g| g.lookup(&cx, h, k.as_ref(), true));
+                // As MGET: a key of another type reads as missing.
+                found.and_then(|f| f.string().ok().map(ValRef::to_bytes))
             })
             .collect()
     }

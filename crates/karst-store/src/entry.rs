@@ -1,13 +1,14 @@
 //! The packed entry: one allocation per key holding its metadata, the key and a small value.
 //!
 //! ```text
-//! byte 0      flags: kind (2 bits: inline string, integer, heap string), RAW, TTL, VISITED
+//! byte 0      flags: kind (2 bits: inline string, integer, heap string, collection), RAW, TTL,
+//!             VISITED, and for a collection its type (2 bits)
 //! bytes 1..6  access clock, 40 bits (LRU: milliseconds; LFU: 16-bit minutes + 8-bit counter)
 //! len         the entry's total length: 1 byte, or 0xFF and 4 bytes little-endian from 255 on
 //! klen        the key's length, encoded the same way
 //! expire      8 bytes (i64 ms, little-endian), only when the TTL flag is set
 //! key
-//! value       inline bytes | i64 little-endian | u32 index into the shard's heap
+//! value       inline bytes | i64 little-endian | u32 index into the shard's heap or objects
 //! ```
 //!
 //! The table holds a thin pointer to that allocation (8 bytes a slot): a 16-byte key with a
@@ -34,11 +35,53 @@ const KIND_MASK: u8 = 0b11;
 const KIND_INLINE: u8 = 0;
 const KIND_INT: u8 = 1;
 const KIND_HEAP: u8 = 2;
+const KIND_OBJ: u8 = 3;
 /// Redis would report `raw` (APPEND/SETRANGE made it) even when short.
 pub(crate) const RAW: u8 = 1 << 2;
 const TTL: u8 = 1 << 3;
 /// SIEVE's visited bit.
 pub(crate) const VISITED: u8 = 1 << 4;
+/// A collection's type, in bits 5 and 6 (so TYPE and SCAN TYPE need not look at the value).
+const OBJ_TYPE_SHIFT: u8 = 5;
+const OBJ_TYPE_MASK: u8 = 0b11 << OBJ_TYPE_SHIFT;
+
+/// The type of a key's value, as TYPE names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ValueType {
+    String,
+    Hash,
+    List,
+    Set,
+    ZSet,
+}
+
+impl ValueType {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            ValueType::String => "string",
+            ValueType::Hash => "hash",
+            ValueType::List => "list",
+            ValueType::Set => "set",
+            ValueType::ZSet => "zset",
+        }
+    }
+
+    /// The type TYPE calls `name` (SCAN's TYPE option).
+    pub(crate) fn from_name(name: &[u8]) -> Option<ValueType> {
+        [ValueType::String, ValueType::Hash, ValueType::List, ValueType::Set, ValueType::ZSet]
+            .into_iter()
+            .find(|t| name.eq_ignore_ascii_case(t.name().as_bytes()))
+    }
+
+    fn tag(self) -> u8 {
+        match self {
+            ValueType::Hash => 0,
+            ValueType::List => 1,
+            ValueType::Set => 2,
+            ValueType::String | ValueType::ZSet => 3,
+        }
+    }
+}
 
 /// How the value is stored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,6 +89,7 @@ pub(crate) enum Stored<'a> {
     Inline(&'a [u8]),
     Int(i64),
     Heap(u32),
+    Obj(u32),
 }
 
 /// A value to store (the shard turns it into an inline value or a heap value).
@@ -54,6 +98,8 @@ pub(crate) enum NewValue<'a> {
     Inline(&'a [u8]),
     Int(i64),
     Heap(u32),
+    /// A collection of the given type, at this index of the shard's objects.
+    Obj(u32, ValueType),
 }
 
 /// The size class an allocator gives `n` bytes: mimalloc's (16-byte steps up to 128, then four
@@ -149,7 +195,11 @@ impl Entry {
         let (kind, vlen) = match value {
             NewValue::Inline(v) => (KIND_INLINE, v.len()),
             NewValue::Int(_) => (KIND_INT, 8),
-            NewValue::Heap(_) => (KIND_HEAP, 4),
+            NewValue::Heap(_) | NewValue::Obj(..) => (KIND_HEAP, 4),
+        };
+        let (kind, tag) = match value {
+            NewValue::Obj(_, t) => (KIND_OBJ, t.tag() << OBJ_TYPE_SHIFT),
+            _ => (kind, 0),
         };
         let body = varint_len(key.len()) + if expire.is_some() { 8 } else { 0 } + key.len() + vlen;
         // The length field counts itself: 1 byte below 255 in all, else 5.
@@ -164,7 +214,7 @@ impl Entry {
         // else references. The `Entry` that will own it is made only once every field is
         // written, so a panic here leaks the allocation instead of freeing it with a wrong size.
         let buf = unsafe { std::slice::from_raw_parts_mut(ptr.as_ptr(), len) };
-        let mut f = (flags & (RAW | VISITED)) | kind;
+        let mut f = (flags & (RAW | VISITED)) | kind | tag;
         if expire.is_some() {
             f |= TTL;
         }
@@ -183,7 +233,7 @@ impl Entry {
         match value {
             NewValue::Inline(v) => rest.copy_from_slice(v),
             NewValue::Int(i) => rest.copy_from_slice(&i.to_le_bytes()),
-            NewValue::Heap(ix) => rest.copy_from_slice(&ix.to_le_bytes()),
+            NewValue::Heap(ix) | NewValue::Obj(ix, _) => rest.copy_from_slice(&ix.to_le_bytes()),
         }
         let e = Entry { ptr };
         debug_assert_eq!(e.len(), len);
@@ -238,6 +288,22 @@ impl Entry {
             Stored::Inline(v) => NewValue::Inline(v),
             Stored::Int(i) => NewValue::Int(i),
             Stored::Heap(ix) => NewValue::Heap(ix),
+            Stored::Obj(ix) => NewValue::Obj(ix, self.value_type()),
+        }
+    }
+
+    /// The type of the value.
+    #[inline]
+    pub(crate) fn value_type(&self) -> ValueType {
+        let f = self.flags();
+        if f & KIND_MASK != KIND_OBJ {
+            return ValueType::String;
+        }
+        match (f & OBJ_TYPE_MASK) >> OBJ_TYPE_SHIFT {
+            0 => ValueType::Hash,
+            1 => ValueType::List,
+            2 => ValueType::Set,
+            _ => ValueType::ZSet,
         }
     }
 
@@ -293,10 +359,15 @@ impl Entry {
                 b.copy_from_slice(v.get(..8).unwrap_or(&[0; 8]));
                 Stored::Int(i64::from_le_bytes(b))
             }
-            KIND_HEAP => {
+            KIND_HEAP | KIND_OBJ => {
                 let mut b = [0u8; 4];
                 b.copy_from_slice(v.get(..4).unwrap_or(&[0; 4]));
-                Stored::Heap(u32::from_le_bytes(b))
+                let ix = u32::from_le_bytes(b);
+                if self.flags() & KIND_MASK == KIND_OBJ {
+                    Stored::Obj(ix)
+                } else {
+                    Stored::Heap(ix)
+                }
             }
             _ => Stored::Inline(v),
         }
@@ -369,7 +440,13 @@ mod tests {
     fn fields_round_trip() {
         for key in [&b""[..], b"k", &[b'x'; 300]] {
             for expire in [None, Some(0), Some(-5), Some(i64::MAX)] {
-                for value in [NewValue::Inline(b"hello"), NewValue::Int(-42), NewValue::Heap(9)] {
+                for value in [
+                    NewValue::Inline(b"hello"),
+                    NewValue::Int(-42),
+                    NewValue::Heap(9),
+                    NewValue::Obj(11, ValueType::Set),
+                    NewValue::Obj(12, ValueType::ZSet),
+                ] {
                     let mut e = Entry::new(key, expire, 0x12_3456_789A, RAW, value);
                     assert_eq!(e.key(), key);
                     assert_eq!(e.expire(), expire);
@@ -379,6 +456,10 @@ mod tests {
                         (NewValue::Inline(a), Stored::Inline(b)) => assert_eq!(a, b),
                         (NewValue::Int(a), Stored::Int(b)) => assert_eq!(a, b),
                         (NewValue::Heap(a), Stored::Heap(b)) => assert_eq!(a, b),
+                        (NewValue::Obj(a, t), Stored::Obj(b)) => {
+                            assert_eq!(a, b);
+                            assert_eq!(e.value_type(), t);
+                        }
                         other => panic!("mismatch {other:?}"),
                     }
                     e.set_access(5);
@@ -389,6 +470,7 @@ mod tests {
                     assert_eq!(e2.expire(), Some(77));
                     assert_eq!(e2.key(), key);
                     assert_eq!(e2.stored(), e.stored());
+                    assert_eq!(e2.value_type(), e.value_type());
                 }
             }
         }

@@ -10,13 +10,17 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use slab::Slab;
 
-use crate::entry::{Entry, INLINE_MAX, NewValue, Stored};
+use crate::entry::{Entry, INLINE_MAX, NewValue, Stored, ValueType};
+use crate::error::Error;
 use crate::policy::{self, Policy};
+use crate::types::{Kind, Obj};
 
 /// What the TTL index costs per key with a TTL (a B-tree slot of 16 bytes, nodes half full).
 const TTL_COST: usize = 32;
 /// What a large value costs beyond its bytes: its `Bytes` in the heap slab and its shared header.
 const HEAP_COST: usize = 72;
+/// What a collection costs beyond what it holds: its slot in the shard's object slab.
+const OBJ_COST: usize = std::mem::size_of::<Obj>() + 8;
 
 /// The table hash of a stored 32-bit hash: multiplied so that hashbrown's 7-bit tag (the top
 /// bits) and its bucket index (the low bits) both vary.
@@ -67,6 +71,9 @@ pub(crate) enum ValRef<'a> {
     Bytes(&'a [u8]),
     Int(i64),
     Shared(&'a Bytes),
+    /// A collection: string commands answer WRONGTYPE (see [`Found::string`]); the string
+    /// helpers below treat it as an empty string.
+    Obj(&'a Obj),
 }
 
 impl ValRef<'_> {
@@ -76,6 +83,7 @@ impl ValRef<'_> {
             ValRef::Bytes(b) => b.len(),
             ValRef::Int(i) => itoa::Buffer::new().format(*i).len(),
             ValRef::Shared(b) => b.len(),
+            ValRef::Obj(_) => 0,
         }
     }
 
@@ -85,6 +93,7 @@ impl ValRef<'_> {
             ValRef::Bytes(b) => f(b),
             ValRef::Int(i) => f(itoa::Buffer::new().format(*i).as_bytes()),
             ValRef::Shared(b) => f(b),
+            ValRef::Obj(_) => f(b""),
         }
     }
 
@@ -94,13 +103,15 @@ impl ValRef<'_> {
             ValRef::Bytes(b) => Bytes::copy_from_slice(b),
             ValRef::Int(i) => Bytes::copy_from_slice(itoa::Buffer::new().format(i).as_bytes()),
             ValRef::Shared(b) => b.clone(),
+            ValRef::Obj(_) => Bytes::new(),
         }
     }
 
-    /// The value as an owned [`Val`] for storing elsewhere.
+    /// The value as an owned [`Val`] for storing elsewhere (a collection is cloned).
     pub(crate) fn to_val(self) -> Val<'static> {
         match self {
             ValRef::Int(i) => Val::Int(i),
+            ValRef::Obj(o) => Val::Obj(o.clone()),
             other => Val::Owned(other.to_bytes()),
         }
     }
@@ -111,6 +122,7 @@ impl ValRef<'_> {
             ValRef::Int(i) => Some(*i),
             ValRef::Bytes(b) => karst_resp::num::parse_i64(b),
             ValRef::Shared(b) => karst_resp::num::parse_i64(b),
+            ValRef::Obj(_) => None,
         }
     }
 }
@@ -121,6 +133,7 @@ pub(crate) enum Val<'a> {
     Int(i64),
     Slice(&'a [u8]),
     Owned(Bytes),
+    Obj(Obj),
 }
 
 /// The expire to store.
@@ -135,20 +148,41 @@ pub(crate) enum Expire {
 pub(crate) struct Found<'a> {
     pub(crate) entry: &'a Entry,
     heap: &'a Slab<Bytes>,
+    objs: &'a Slab<Obj>,
 }
 
 impl<'a> Found<'a> {
+    /// True if the value is a collection of type `T`.
+    #[inline]
+    pub(crate) fn value_is<T: Kind>(&self) -> bool {
+        matches!(self.value(), ValRef::Obj(o) if T::of(o).is_some())
+    }
+
+    /// The value, whatever its type.
     pub(crate) fn value(&self) -> ValRef<'a> {
-        value_of(self.entry, self.heap)
+        value_of(self.entry, self.heap, self.objs)
+    }
+
+    /// The value of a string key; WRONGTYPE for a collection.
+    #[inline]
+    pub(crate) fn string(&self) -> Result<ValRef<'a>, Error> {
+        match self.value() {
+            ValRef::Obj(_) => Err(Error::WrongType),
+            v => Ok(v),
+        }
     }
 }
 
-fn value_of<'a>(e: &'a Entry, heap: &'a Slab<Bytes>) -> ValRef<'a> {
+fn value_of<'a>(e: &'a Entry, heap: &'a Slab<Bytes>, objs: &'a Slab<Obj>) -> ValRef<'a> {
     match e.stored() {
         Stored::Inline(b) => ValRef::Bytes(b),
         Stored::Int(i) => ValRef::Int(i),
         Stored::Heap(ix) => match heap.get(ix as usize) {
             Some(b) => ValRef::Shared(b),
+            None => ValRef::Bytes(&[]),
+        },
+        Stored::Obj(ix) => match objs.get(ix as usize) {
+            Some(o) => ValRef::Obj(o),
             None => ValRef::Bytes(&[]),
         },
     }
@@ -158,23 +192,33 @@ fn value_of<'a>(e: &'a Entry, heap: &'a Slab<Bytes>) -> ValRef<'a> {
 #[derive(Debug)]
 pub(crate) struct Taken {
     pub(crate) entry: Entry,
-    heap: Option<Bytes>,
+    value: Released,
+}
+
+/// The out-of-entry part of a value, released from its shard.
+#[derive(Debug)]
+enum Released {
+    None,
+    Heap(Bytes),
+    Obj(Obj),
 }
 
 impl Taken {
     pub(crate) fn value(&self) -> ValRef<'_> {
-        match (&self.heap, self.entry.stored()) {
-            (Some(b), _) => ValRef::Shared(b),
-            (None, Stored::Int(i)) => ValRef::Int(i),
-            (None, Stored::Inline(b)) => ValRef::Bytes(b),
-            (None, Stored::Heap(_)) => ValRef::Bytes(&[]),
+        match (&self.value, self.entry.stored()) {
+            (Released::Heap(b), _) => ValRef::Shared(b),
+            (Released::Obj(o), _) => ValRef::Obj(o),
+            (Released::None, Stored::Int(i)) => ValRef::Int(i),
+            (Released::None, Stored::Inline(b)) => ValRef::Bytes(b),
+            (Released::None, Stored::Heap(_) | Stored::Obj(_)) => ValRef::Bytes(&[]),
         }
     }
 
     pub(crate) fn into_val(self) -> Val<'static> {
-        match self.heap {
-            Some(b) => Val::Owned(b),
-            None => self.value().to_val(),
+        match self.value {
+            Released::Heap(b) => Val::Owned(b),
+            Released::Obj(o) => Val::Obj(o),
+            Released::None => self.value().to_val(),
         }
     }
 }
@@ -200,6 +244,7 @@ pub(crate) struct Db {
 #[derive(Debug)]
 pub(crate) struct Side {
     heap: Slab<Bytes>,
+    objs: Slab<Obj>,
     /// INVARIANT: the sum of `cost()` of every entry, TTL_COST per TTL, HEAP_COST plus the length
     /// of every heap value, the allocation of every table and of the SIEVE queue.
     pub(crate) bytes: usize,
@@ -266,11 +311,36 @@ impl Side {
         self.heap.insert(b) as u32
     }
 
-    fn heap_take(&mut self, e: &Entry) -> Option<Bytes> {
-        let Stored::Heap(ix) = e.stored() else { return None };
-        let b = self.heap.try_remove(ix as usize)?;
-        self.bytes = self.bytes.saturating_sub(HEAP_COST + b.len());
-        Some(b)
+    /// Releases what the entry's value holds outside the entry (a large string or a collection).
+    fn release(&mut self, e: &Entry) -> Released {
+        match e.stored() {
+            Stored::Heap(ix) => match self.heap.try_remove(ix as usize) {
+                Some(b) => {
+                    self.bytes = self.bytes.saturating_sub(HEAP_COST + b.len());
+                    Released::Heap(b)
+                }
+                None => Released::None,
+            },
+            Stored::Obj(ix) => match self.objs.try_remove(ix as usize) {
+                Some(o) => {
+                    self.bytes = self.bytes.saturating_sub(OBJ_COST + o.cost());
+                    Released::Obj(o)
+                }
+                None => Released::None,
+            },
+            Stored::Inline(_) | Stored::Int(_) => Released::None,
+        }
+    }
+
+    fn obj_put(&mut self, o: Obj) -> (u32, ValueType) {
+        self.bytes += OBJ_COST + o.cost();
+        let t = match o {
+            Obj::Hash(_) => ValueType::Hash,
+            Obj::List(_) => ValueType::List,
+            Obj::Set(_) => ValueType::Set,
+            Obj::ZSet(_) => ValueType::ZSet,
+        };
+        (self.objs.insert(o) as u32, t)
     }
 
     fn make(
@@ -296,6 +366,10 @@ impl Side {
             Val::Owned(b) => {
                 let ix = self.heap_put(b);
                 Entry::new(key, expire, access, flags, NewValue::Heap(ix))
+            }
+            Val::Obj(o) => {
+                let (ix, t) = self.obj_put(o);
+                Entry::new(key, expire, access, 0, NewValue::Obj(ix, t))
             }
         }
     }
@@ -339,6 +413,7 @@ impl Shard {
             dbs: (0..databases).map(|_| Db::default()).collect(),
             side: Side {
                 heap: Slab::new(),
+                objs: Slab::new(),
                 bytes: 0,
                 rng: SmallRng::seed_from_u64(seed),
                 stats: Stats::default(),
@@ -374,11 +449,11 @@ impl Shard {
                 if occ.get().is_expired(now) {
                     let (e, _) = occ.remove();
                     side.untrack(ttl, &e);
-                    side.heap_take(&e);
+                    side.release(&e);
                     side.stats.expired += 1;
                     None
                 } else {
-                    Some(Found { entry: occ.into_mut(), heap: &side.heap })
+                    Some(Found { entry: occ.into_mut(), heap: &side.heap, objs: &side.objs })
                 }
             }
         }
@@ -404,7 +479,7 @@ impl Shard {
                 if occ.get().is_expired(cx.now) {
                     let (e, _) = occ.remove();
                     side.untrack(ttl, &e);
-                    side.heap_take(&e);
+                    side.release(&e);
                     side.stats.expired += 1;
                     side.stats.misses += u64::from(stats);
                     None
@@ -412,7 +487,7 @@ impl Shard {
                     let e = occ.into_mut();
                     side.touch(e, cx);
                     side.stats.hits += u64::from(stats);
-                    Some(Found { entry: e, heap: &side.heap })
+                    Some(Found { entry: e, heap: &side.heap, objs: &side.objs })
                 }
             }
         }
@@ -445,8 +520,8 @@ impl Shard {
                 } else {
                     policy::initial_access(cx.lfu, cx.now)
                 };
-                let old_heap = side.heap_take(old);
-                drop(old_heap);
+                let old_value = side.release(old);
+                drop(old_value);
                 // Overwriting a live key is an access (SIEVE keeps its visited bit).
                 let flags = if live { flags | crate::entry::VISITED } else { flags };
                 let new = side.make(key, val, expire, access, flags);
@@ -483,12 +558,68 @@ impl Shard {
         let occ = table.find_entry(h.table(), eq(key)).ok()?;
         let (e, _) = occ.remove();
         side.untrack(ttl, &e);
-        let heap = side.heap_take(&e);
+        let value = side.release(&e);
         if e.is_expired(now) {
             side.stats.expired += 1;
             return None;
         }
-        Some(Taken { entry: e, heap })
+        Some(Taken { entry: e, value })
+    }
+
+    /// The collection of type `T` at `key`, recording the access and a keyspace hit or miss.
+    /// `Ok(None)` if there is no such key; WRONGTYPE if it holds another type.
+    pub(crate) fn read<T: Kind>(
+        &mut self,
+        cx: &Ctx,
+        h: KeyHash,
+        key: &[u8],
+    ) -> Result<Option<&T>, Error> {
+        match self.lookup(cx, h, key, true) {
+            None => Ok(None),
+            Some(f) => match f.value() {
+                ValRef::Obj(o) => T::of(o).map(Some).ok_or(Error::WrongType),
+                _ => Err(Error::WrongType),
+            },
+        }
+    }
+
+    /// Runs `f` on the collection of type `T` at `key`, first creating it empty if there is
+    /// none and `create` is set. `Ok(None)`: no such key (and not created); WRONGTYPE if it
+    /// holds another type. Afterwards the shard's byte count follows the collection's change of
+    /// cost, and a collection left empty is deleted with its key.
+    pub(crate) fn write<T: Kind + Default, R>(
+        &mut self,
+        cx: &Ctx,
+        h: KeyHash,
+        key: &[u8],
+        create: bool,
+        f: impl FnOnce(&mut T) -> R,
+    ) -> Result<Option<R>, Error> {
+        let ix = match self.lookup(cx, h, key, false) {
+            Some(found) => match found.entry.stored() {
+                Stored::Obj(ix) if found.value_is::<T>() => ix,
+                _ => return Err(Error::WrongType),
+            },
+            None if create => {
+                self.put(cx, h, key, Val::Obj(T::default().into_obj()), Expire::Set(None), 0);
+                match self.find(cx.db, h, key, cx.now).map(|f| f.entry.stored()) {
+                    Some(Stored::Obj(ix)) => ix,
+                    _ => return Ok(None),
+                }
+            }
+            None => return Ok(None),
+        };
+        let side = &mut self.side;
+        let Some(o) = side.objs.get_mut(ix as usize) else { return Ok(None) };
+        let before = o.cost();
+        let Some(t) = T::of_mut(o) else { return Err(Error::WrongType) };
+        let r = f(t);
+        let (after, empty) = (o.cost(), o.len() == 0);
+        side.bytes = (side.bytes + after).saturating_sub(before);
+        if empty {
+            let _ = self.take(cx.db, h, key, cx.now);
+        }
+        Ok(Some(r))
     }
 
     /// Sets or clears the expire of a live key. False if there is no such key.
@@ -576,7 +707,7 @@ impl Shard {
         side.bytes = side.bytes.saturating_sub(table.allocation_size());
         for e in table {
             side.untrack(&mut d.ttl, &e);
-            side.heap_take(&e);
+            side.release(&e);
         }
         d.ttl.clear();
     }
@@ -703,7 +834,7 @@ impl Shard {
         let Ok(occ) = table.find_entry(h.table(), eq(&key)) else { return false };
         let (e, _) = occ.remove();
         side.untrack(ttl, &e);
-        side.heap_take(&e);
+        side.release(&e);
         side.stats.evicted += 1;
         true
     }
@@ -882,6 +1013,7 @@ impl Shard {
             }
         }
         n + self.side.heap.iter().map(|(_, b)| HEAP_COST + b.len()).sum::<usize>()
+            + self.side.objs.iter().map(|(_, o)| OBJ_COST + o.cost()).sum::<usize>()
     }
 }
 
@@ -927,6 +1059,36 @@ mod tests {
         assert_eq!(s.expire_some(9000, 10), 1);
         assert_eq!(s.counts(0), (0, 0));
         s.clear(0);
+        assert_eq!(s.bytes(), s.recount());
+    }
+
+    #[test]
+    fn collections_check_their_type_and_vanish_when_empty() {
+        use crate::types::{hash::Hash, set::Set};
+        let mut s = Shard::new(1, 1, HS);
+        let c = cx(0);
+        s.put(&c, kh(b"str"), b"str", Val::Slice(b"v"), Expire::Set(None), 0);
+        assert_eq!(
+            s.write::<Hash, ()>(&c, kh(b"str"), b"str", true, |_| ()),
+            Err(Error::WrongType)
+        );
+        assert!(matches!(s.read::<Hash>(&c, kh(b"str"), b"str"), Err(Error::WrongType)));
+        assert_eq!(s.write::<Hash, u8>(&c, kh(b"h"), b"h", false, |_| 1), Ok(None));
+        // Created, and deleted again because it is still empty.
+        assert_eq!(s.write::<Hash, u8>(&c, kh(b"h"), b"h", true, |_| 1), Ok(Some(1)));
+        assert!(s.find(0, kh(b"h"), b"h", 0).is_none());
+        assert_eq!(s.bytes(), s.recount());
+        // A stored collection: typed reads, WRONGTYPE across types, moved by take/put.
+        s.put(&c, kh(b"s"), b"s", Val::Obj(Obj::Set(Set::default())), Expire::Set(None), 0);
+        assert_eq!(s.bytes(), s.recount());
+        assert!(matches!(s.read::<Set>(&c, kh(b"s"), b"s"), Ok(Some(_))));
+        assert!(matches!(s.read::<Hash>(&c, kh(b"s"), b"s"), Err(Error::WrongType)));
+        assert_eq!(
+            s.find(0, kh(b"s"), b"s", 0).map(|f| f.entry.value_type()),
+            Some(ValueType::Set)
+        );
+        let t = s.take(0, kh(b"s"), b"s", 0).map(Taken::into_val);
+        assert!(matches!(t, Some(Val::Obj(Obj::Set(_)))));
         assert_eq!(s.bytes(), s.recount());
     }
 

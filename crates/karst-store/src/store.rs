@@ -14,6 +14,7 @@ use crate::policy::Policy;
 use crate::session::Session;
 use crate::shard::{Ctx, KeyHash, Shard};
 use crate::sync::{AtomicI64, AtomicU8, AtomicU64, AtomicUsize, Mutex, MutexGuard, Ordering};
+use crate::types::EncodingLimits;
 
 /// What [`Store::dispatch`] did with a command.
 #[derive(Clone, Copy, Debug)]
@@ -124,6 +125,7 @@ impl Builder {
                 expire_cursor: AtomicUsize::new(0),
                 evict_cursor: AtomicUsize::new(0),
                 lastsave: AtomicI64::new(now / 1000),
+                limits: EncodingLimits::default().to_array().map(AtomicI64::new),
             }),
         }
     }
@@ -146,6 +148,8 @@ pub(crate) struct Inner {
     expire_cursor: AtomicUsize,
     evict_cursor: AtomicUsize,
     pub(crate) lastsave: AtomicI64,
+    /// [`EncodingLimits`], field by field (read once per collection command).
+    limits: [AtomicI64; 8],
 }
 
 /// The engine: cheap to clone, usable from any thread.
@@ -311,6 +315,18 @@ impl Store {
     /// Changes the keys sampled per eviction.
     pub fn set_maxmemory_samples(&self, n: usize) {
         self.inner.samples.store(n.max(1), Ordering::Relaxed);
+    }
+
+    /// The thresholds of the collections' compact encodings.
+    pub fn encoding_limits(&self) -> EncodingLimits {
+        EncodingLimits::from_array(self.inner.limits.each_ref().map(|a| a.load(Ordering::Relaxed)))
+    }
+
+    /// Changes the thresholds; collections convert on their next write past them (never back).
+    pub fn set_encoding_limits(&self, limits: EncodingLimits) {
+        for (a, v) in self.inner.limits.iter().zip(limits.to_array()) {
+            a.store(v, Ordering::Relaxed);
+        }
     }
 
     // --- statistics --------------------------------------------------------------------------

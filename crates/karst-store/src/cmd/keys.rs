@@ -5,7 +5,7 @@ use karst_resp::{Args, Output};
 
 use super::{D, F, R, W, arg, err, int_arg, is};
 use crate::command::{CommandSpec, Flags, spec};
-use crate::entry::{Entry, Stored};
+use crate::entry::{Entry, Stored, ValueType};
 use crate::error::Error;
 use crate::policy;
 use crate::session::Session;
@@ -109,7 +109,7 @@ fn type_(store: &Store, s: &mut Session, args: Args<'_>, out: &mut Output) {
     let h = store.hash(key);
     let mut g = store.lock(h);
     match g.find(s.db, h, key, store.now()) {
-        Some(_) => out.simple("string"),
+        Some(f) => out.simple(f.entry.value_type().name()),
         None => out.simple("none"),
     }
 }
@@ -403,10 +403,14 @@ fn scan(store: &Store, s: &mut Session, args: Args<'_>, out: &mut Output) {
         }
         i += 2;
     }
-    let string_ok = ty.is_none_or(|t| is(t, "string"));
+    // An unknown type name matches nothing (Redis 7.0 does not reject it).
+    let ty = ty.map(ValueType::from_name);
     // Redis skips matching for a lone `*` (which, as a glob, would not match an empty key).
     let pattern = pattern.filter(|p| *p != b"*");
-    let keep = |e: &Entry| string_ok && pattern.is_none_or(|p| crate::glob::matches(p, e.key()));
+    let keep = |e: &Entry| {
+        ty.is_none_or(|t| t == Some(e.value_type()))
+            && pattern.is_none_or(|p| crate::glob::matches(p, e.key()))
+    };
     let mut keys = Vec::new();
     let next = op_scan(store, s.db, cursor, count.min(1 << 20), &keep, &mut keys);
     out.array(2);
@@ -554,10 +558,15 @@ fn move_(store: &Store, s: &mut Session, args: Args<'_>, out: &mut Output) {
     out.integer(1);
 }
 
-/// `int`, `embstr` or `raw`, as Redis 7.0 reports the same value.
+/// `int`, `embstr` or `raw`, as Redis 7.0 reports the same value; a collection's own name
+/// (listpack, hashtable, intset, skiplist, quicklist).
 pub(crate) fn encoding(f: &Found<'_>) -> &'static str {
     match f.entry.stored() {
         Stored::Int(_) => "int",
+        Stored::Obj(_) => match f.value() {
+            ValRef::Obj(o) => o.encoding(),
+            _ => "raw",
+        },
         _ if f.entry.is_raw() || f.value().len() > 44 => "raw",
         _ => "embstr",
     }

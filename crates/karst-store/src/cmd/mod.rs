@@ -17,8 +17,7 @@ use crate::shard::ValRef;
 
 /// Every family's commands; the table is built from these slices once
 /// ([`crate::command::commands`]). The network layer's commands live in `connection.rs`.
-pub(crate) static FAMILIES: &[&[CommandSpec]] =
-    &[
+pub(crate) static FAMILIES: &[&[CommandSpec]] = &[
     string::COMMANDS,
     keys::COMMANDS,
     hash::COMMANDS,
@@ -53,13 +52,15 @@ pub(crate) fn err(out: &mut Output, e: Error) {
     out.error(e.text().as_ref());
 }
 
-/// Writes a stored value as a bulk string (large values by reference).
+/// Writes a stored value as a bulk string (large values by reference); a collection as nil
+/// (what MGET gives for it; other string commands reply WRONGTYPE before they get here).
 #[inline]
 pub(crate) fn bulk_val(out: &mut Output, v: ValRef<'_>) {
     match v {
         ValRef::Bytes(b) => out.bulk(b),
         ValRef::Int(i) => out.bulk_integer(i),
         ValRef::Shared(b) => out.bulk_shared(b),
+        ValRef::Obj(_) => out.null(),
     }
 }
 

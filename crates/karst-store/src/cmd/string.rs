@@ -74,8 +74,9 @@ fn get(store: &Store, s: &mut Session, args: Args<'_>, out: &mut Output) {
     let cx = store.ctx(s);
     let h = store.hash(key);
     let mut g = store.lock(h);
-    match g.lookup(&cx, h, key, true) {
-        Some(f) => bulk_val(out, f.value()),
+    match g.lookup(&cx, h, key, true).map(|f| f.string()) {
+        Some(Ok(v)) => bulk_val(out, v),
+        Some(Err(e)) => err(out, e),
         None => out.null(),
     }
 }
@@ -216,7 +217,7 @@ pub(crate) fn op_set(
         let f = shard.lookup(cx, h, key, o.get);
         let exists = f.is_some();
         if o.get {
-            old(f.map(|f| f.value()));
+            old(f.map(|f| f.string()).transpose()?);
         }
         exists
     } else {
@@ -412,8 +413,10 @@ fn getdel(store: &Store, s: &mut Session, args: Args<'_>, out: &mut Output) {
     let key = arg(&args, 1);
     let h = store.hash(key);
     let mut g = store.lock(h);
-    if g.lookup(&cx, h, key, true).is_none() {
-        return out.null();
+    match g.lookup(&cx, h, key, true).map(|f| f.string().map(|_| ())) {
+        None => return out.null(),
+        Some(Err(e)) => return err(out, e),
+        Some(Ok(())) => {}
     }
     match g.take(cx.db, h, key, cx.now) {
         Some(t) => bulk_val(out, t.value()),
@@ -435,8 +438,10 @@ fn getex(store: &Store, s: &mut Session, args: Args<'_>, out: &mut Output) {
     let key = arg(&args, 1);
     let h = store.hash(key);
     let mut g = store.lock(h);
-    if g.lookup(&cx, h, key, true).is_none() {
-        return out.null();
+    match g.lookup(&cx, h, key, true).map(|f| f.string().map(|_| ())) {
+        None => return out.null(),
+        Some(Err(e)) => return err(out, e),
+        Some(Ok(())) => {}
     }
     let o = match parsed {
         Ok(o) => o,
@@ -468,6 +473,9 @@ fn append(store: &Store, s: &mut Session, args: Args<'_>, out: &mut Output) {
     let key = arg(&args, 1);
     let h = store.hash(key);
     let mut g = store.lock(h);
+    if let Some(Err(e)) = g.find(cx.db, h, key, cx.now).map(|f| f.string().map(|_| ())) {
+        return err(out, e);
+    }
     match g.append(&cx, h, key, arg(&args, 2), MAX_STRING) {
         Some(n) => out.integer(n as i64),
         None => err(out, Error::TooBig),
@@ -482,8 +490,11 @@ fn strlen(store: &Store, s: &mut Session, args: Args<'_>, out: &mut Output) {
     let key = arg(&args, 1);
     let h = store.hash(key);
     let mut g = store.lock(h);
-    let n = g.lookup(&cx, h, key, true).map_or(0, |f| f.value().len());
-    out.integer(n as i64);
+    match g.lookup(&cx, h, key, true).map(|f| f.string()) {
+        None => out.integer(0),
+        Some(Ok(v)) => out.integer(v.len() as i64),
+        Some(Err(e)) => err(out, e),
+    }
 }
 
 /// The byte range GETRANGE returns, as Redis computes it.
@@ -518,7 +529,11 @@ fn getrange(store: &Store, s: &mut Session, args: Args<'_>, out: &mut Output) {
     let h = store.hash(key);
     let mut g = store.lock(h);
     let Some(f) = g.lookup(&cx, h, key, true) else { return out.bulk(b"") };
-    f.value().with(|b| match op_getrange(b.len(), start, end).and_then(|(s, e)| b.get(s..e)) {
+    let v = match f.string() {
+        Ok(v) => v,
+        Err(e) => return err(out, e),
+    };
+    v.with(|b| match op_getrange(b.len(), start, end).and_then(|(s, e)| b.get(s..e)) {
         Some(part) => out.bulk(part),
         None => out.bulk(b""),
     });
@@ -534,8 +549,8 @@ pub(crate) fn op_setrange(
     data: &[u8],
 ) -> Result<usize, Error> {
     let offset = usize::try_from(offset).map_err(|_| Error::OffsetOutOfRange)?;
-    let cur = shard.lookup(cx, h, key, false);
-    let old_len = cur.map_or(0, |f| f.value().len());
+    let cur = shard.lookup(cx, h, key, false).map(|f| f.string()).transpose()?;
+    let old_len = cur.map_or(0, |v| v.len());
     if data.is_empty() {
         return Ok(old_len);
     }
@@ -544,8 +559,8 @@ pub(crate) fn op_setrange(
     }
     let new_len = old_len.max(offset + data.len());
     let mut v = Vec::with_capacity(new_len);
-    if let Some(f) = cur {
-        f.value().with(|b| v.extend_from_slice(b));
+    if let Some(c) = cur {
+        c.with(|b| v.extend_from_slice(b));
     }
     v.resize(new_len, 0);
     if let Some(dst) = v.get_mut(offset..offset + data.len()) {
@@ -585,7 +600,7 @@ pub(crate) fn op_incr_by(
     by: i64,
 ) -> Result<i64, Error> {
     let cur = match shard.lookup(cx, h, key, false) {
-        Some(f) => f.value().as_i64().ok_or(Error::NotInteger)?,
+        Some(f) => f.string()?.as_i64().ok_or(Error::NotInteger)?,
         None => 0,
     };
     let new = cur.checked_add(by).ok_or(Error::Overflow)?;
@@ -649,8 +664,9 @@ fn incrbyfloat(store: &Store, s: &mut Session, args: Args<'_>, out: &mut Output)
     let key = arg(&args, 1);
     let h = store.hash(key);
     let mut g = store.lock(h);
-    let cur = match g.lookup(&cx, h, key, false) {
-        Some(f) => match f.value().with(Ext::parse) {
+    let cur = match g.lookup(&cx, h, key, false).map(|f| f.string()) {
+        Some(Err(e)) => return err(out, e),
+        Some(Ok(v)) => match v.with(Ext::parse) {
             Some(v) => v,
             None => return err(out, Error::NotFloat),
         },
@@ -786,10 +802,18 @@ fn lcs(store: &Store, s: &mut Session, args: Args<'_>, out: &mut Output) {
         let mut read = |h: KeyHash, k: &[u8]| {
             locked
                 .shard(store.shard_of(h))
-                .and_then(|g| g.lookup(&cx, h, k, true).map(|f| f.value().to_bytes()))
-                .unwrap_or_default()
+                .and_then(|g| g.lookup(&cx, h, k, true).map(|f| f.string().map(ValRef::to_bytes)))
+                .unwrap_or(Ok(bytes::Bytes::new()))
         };
-        (read(h1, k1), read(h2, k2))
+        match (read(h1, k1), read(h2, k2)) {
+            (Ok(a), Ok(b)) => (a, b),
+            _ => {
+                return err(
+                    out,
+                    Error::Other("ERR The specified keys must hold string values".into()),
+                );
+            }
+        }
     };
     let cells = (a.len() as u128 + 1) * (b.len() as u128 + 1) * 4;
     if cells > MAX_STRING as u128 {

@@ -47,6 +47,37 @@ impl Default for EncodingLimits {
     }
 }
 
+impl EncodingLimits {
+    pub(crate) fn to_array(self) -> [i64; 8] {
+        let n = |v: usize| i64::try_from(v).unwrap_or(i64::MAX);
+        [
+            n(self.hash_max_listpack_entries),
+            n(self.hash_max_listpack_value),
+            n(self.set_max_intset_entries),
+            n(self.set_max_listpack_entries),
+            n(self.set_max_listpack_value),
+            n(self.zset_max_listpack_entries),
+            n(self.zset_max_listpack_value),
+            self.list_max_listpack_size,
+        ]
+    }
+
+    pub(crate) fn from_array(a: [i64; 8]) -> EncodingLimits {
+        let n = |v: i64| usize::try_from(v).unwrap_or(0);
+        let [he, hv, si, se, sv, ze, zv, l] = a;
+        EncodingLimits {
+            hash_max_listpack_entries: n(he),
+            hash_max_listpack_value: n(hv),
+            set_max_intset_entries: n(si),
+            set_max_listpack_entries: n(se),
+            set_max_listpack_value: n(sv),
+            zset_max_listpack_entries: n(ze),
+            zset_max_listpack_value: n(zv),
+            list_max_listpack_size: l,
+        }
+    }
+}
+
 /// A collection value.
 #[derive(Clone, Debug)]
 pub(crate) enum Obj {
