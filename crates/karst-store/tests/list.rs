@@ -158,8 +158,7 @@ fn pops_hand_out_every_element_once_across_nodes() {
         run(&s, &format!("RPUSH q {i}"));
     }
     let mut got = Vec::new();
-    while let karst_store::Frame::Array(v) = s.execute(["LMPOP", "1", "q", "LEFT", "COUNT", "7"])
-    {
+    while let karst_store::Frame::Array(v) = s.execute(["LMPOP", "1", "q", "LEFT", "COUNT", "7"]) {
         let items = match v.get(1) {
             Some(karst_store::Frame::Array(items)) => items.clone(),
             other => panic!("{other:?}"),

@@ -70,7 +70,14 @@ fn other(text: &str) -> Error {
 
 // --- push and pop ------------------------------------------------------------------------------
 
-fn push_generic(store: &Store, s: &mut Session, args: Args<'_>, out: &mut Output, end: End, x: bool) {
+fn push_generic(
+    store: &Store,
+    s: &mut Session,
+    args: Args<'_>,
+    out: &mut Output,
+    end: End,
+    x: bool,
+) {
     let key = arg(&args, 1);
     let cx = store.ctx(s);
     let h = store.hash(key);
@@ -522,8 +529,7 @@ fn lmove(store: &Store, s: &mut Session, args: Args<'_>, out: &mut Output) {
 /// LMOVE source destination RIGHT LEFT.
 fn rpoplpush(store: &Store, s: &mut Session, args: Args<'_>, out: &mut Output) {
     let cx = store.ctx(s);
-    if op_move(store, &cx, arg(&args, 1), arg(&args, 2), End::Tail, End::Head, out)
-        == Moved::Empty
+    if op_move(store, &cx, arg(&args, 1), arg(&args, 2), End::Tail, End::Head, out) == Moved::Empty
     {
         out.null();
     }
