@@ -411,11 +411,11 @@ impl Node {
         }
     }
 
-    /// Gives memory back when less than half the buffer is used.
-    fn shrink(&mut self) {
+    /// Gives memory back when less than `1/ratio` of the buffer is used (all of it when empty).
+    fn shrink(&mut self, ratio: usize) {
         if self.count == 0 {
             *self = Node::default();
-        } else if self.used() * 2 < self.cap() && self.cap() > 64 {
+        } else if self.used() * ratio < self.cap() && self.cap() > 64 {
             let used = self.used();
             let cap = used + (used / 8).max(16);
             let head = self.head;
@@ -450,7 +450,6 @@ impl Node {
             self.tail -= to - from;
         }
         self.count -= k;
-        self.shrink();
     }
 
     /// Removes up to `k` elements from the front; returns how many.
@@ -462,7 +461,6 @@ impl Node {
         }
         self.head = at;
         self.count -= k;
-        self.shrink();
         k
     }
 
@@ -475,7 +473,6 @@ impl Node {
         }
         self.tail = at;
         self.count -= k;
-        self.shrink();
         k
     }
 
@@ -517,9 +514,6 @@ impl Node {
             self.head = w;
         }
         self.count -= removed;
-        if removed > 0 {
-            self.shrink();
-        }
         removed
     }
 
@@ -529,15 +523,23 @@ impl Node {
         let node = Node { buf: right.into(), head: 0, tail: right.len(), count: k };
         self.tail = at;
         self.count -= k;
-        self.shrink();
         node
     }
 
     /// A node holding one element.
     fn single(e: Elem<'_>) -> Node {
-        let mut n = Node::default();
-        n.relayout(0, e.size(), e.size(), false);
-        if let Some(d) = n.buf.get_mut(..e.size()) {
+        Node::with_room(e, 0, false)
+    }
+
+    /// A node holding one element in a buffer of `cap` bytes (at least the element's size),
+    /// the room before the element (`front`) or after it.
+    fn with_room(e: Elem<'_>, cap: usize, front: bool) -> Node {
+        let size = e.size();
+        let cap = cap.max(size);
+        let at = if front { cap - size } else { 0 };
+        let mut n =
+            Node { buf: vec![0u8; cap].into_boxed_slice(), head: at, tail: at + size, count: 0 };
+        if let Some(d) = n.buf.get_mut(at..at + size) {
             e.write(d);
         }
         n.count = 1;
@@ -638,11 +640,19 @@ impl List {
     /// large form). Returns None if there is no node `i`.
     fn edit<R>(&mut self, i: usize, f: impl FnOnce(&mut Node) -> R) -> Option<R> {
         match &mut self.repr {
-            Repr::Small(n) => (i == 0).then(|| f(n)),
+            Repr::Small(n) => (i == 0).then(|| {
+                let r = f(n);
+                n.shrink(2);
+                r
+            }),
             Repr::Quick(q) => {
+                // The end nodes take the pushes and pops: they keep more room, so a run of
+                // pops does not reallocate them at every halving.
+                let ratio = if i == 0 || i + 1 == q.nodes.len() { 8 } else { 2 };
                 let n = q.nodes.get_mut(i)?;
                 let (cap, count) = (n.cap(), n.count);
                 let r = f(n);
+                n.shrink(ratio);
                 q.bufs = q.bufs + n.cap() - cap;
                 q.len = q.len + n.count - count;
                 if n.count == 0 {
@@ -694,8 +704,14 @@ impl List {
                 End::Tail => n.push_back(e, fill.bytes),
             });
         } else {
-            let at = if end == End::Head { 0 } else { self.nodes() };
-            self.add_node(at, Node::single(e));
+            // A new end node of a large list will be filled by the next pushes: it gets its
+            // whole size at once rather than growing (and reallocating) towards it.
+            let cap = match fill.count {
+                usize::MAX => fill.bytes,
+                c => fill.bytes.min(size.saturating_mul(c)),
+            };
+            let (at, front) = if end == End::Head { (0, true) } else { (self.nodes(), false) };
+            self.add_node(at, Node::with_room(e, cap, front));
         }
     }
 
