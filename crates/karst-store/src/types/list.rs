@@ -641,8 +641,12 @@ impl List {
     fn edit<R>(&mut self, i: usize, f: impl FnOnce(&mut Node) -> R) -> Option<R> {
         match &mut self.repr {
             Repr::Small(n) => (i == 0).then(|| {
+                let used = n.used();
                 let r = f(n);
-                n.shrink(2);
+                // Only removals give memory back: a push never shrinks what it just grew.
+                if n.used() < used {
+                    n.shrink(2);
+                }
                 r
             }),
             Repr::Quick(q) => {
@@ -650,9 +654,11 @@ impl List {
                 // pops does not reallocate them at every halving.
                 let ratio = if i == 0 || i + 1 == q.nodes.len() { 8 } else { 2 };
                 let n = q.nodes.get_mut(i)?;
-                let (cap, count) = (n.cap(), n.count);
+                let (cap, count, used) = (n.cap(), n.count, n.used());
                 let r = f(n);
-                n.shrink(ratio);
+                if n.used() < used {
+                    n.shrink(ratio);
+                }
                 q.bufs = q.bufs + n.cap() - cap;
                 q.len = q.len + n.count - count;
                 if n.count == 0 {
