@@ -51,3 +51,35 @@ fn regression_sieve_keeps_making_room_while_its_queues_are_built() {
     }
     assert!(store.dbsize(0) < 300_000, "eviction happened");
 }
+
+/// Collections count toward maxmemory like strings: filling past the limit with hashes, lists,
+/// sets and sorted sets evicts whole keys and keeps the store near its limit.
+#[test]
+fn collections_are_evicted_and_accounted() {
+    let maxmemory = 4 << 20;
+    let store = Store::builder().shards(64).maxmemory(maxmemory).policy(Policy::AllKeysLru).build();
+    for i in 0..20_000u32 {
+        let key = format!("key:{i:08}");
+        let fields: Vec<String> = (0..20).map(|f| format!("field-{f:04}-{i}")).collect();
+        let cmd: Vec<&str> = match i % 4 {
+            0 => ["HSET", &key]
+                .into_iter()
+                .chain(fields.iter().flat_map(|f| [&f[..], "v"]))
+                .collect(),
+            1 => ["RPUSH", &key].into_iter().chain(fields.iter().map(|f| &f[..])).collect(),
+            2 => ["SADD", &key].into_iter().chain(fields.iter().map(|f| &f[..])).collect(),
+            _ => ["ZADD", &key]
+                .into_iter()
+                .chain(fields.iter().flat_map(|f| ["1", &f[..]]))
+                .collect(),
+        };
+        let reply = store.execute(&cmd);
+        assert!(matches!(reply, karst_store::Frame::Integer(20)), "{cmd:?}: {reply:?}");
+    }
+    let slack = 64 << 10;
+    let used = store.used_memory();
+    assert!(used <= maxmemory + slack, "{used} > {maxmemory} + {slack}");
+    let held = store.dbsize(0);
+    assert!(held > 500 && held < 20_000, "{held} keys held");
+    assert!(store.stats().evicted_keys > 0);
+}
