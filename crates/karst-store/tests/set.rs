@@ -371,7 +371,7 @@ fn sscan_walks_a_table_whole() {
             break;
         }
     }
-    assert!(calls >= 20 && calls <= 22, "{calls} calls");
+    assert!((20..=22).contains(&calls), "{calls} calls");
     let removed: BTreeSet<String> = (0..calls).map(|c| format!("member:{}", c * 7)).collect();
     for m in all.difference(&removed) {
         assert!(seen.contains(m), "{m}");

@@ -6,12 +6,12 @@ use karst_resp::{Args, Output};
 use super::{D, F, R, W, arg, err, int_arg, is};
 use crate::blocking::{OnTimeout, block, parse_timeout};
 use crate::command::{CommandSpec, Flags, spec};
+use crate::entry::ValueType;
 use crate::error::Error;
 use crate::session::Session;
-use crate::entry::ValueType;
 use crate::shard::{Ctx, Expire, KeyHash, Shard, Val};
-use crate::types::set::Set;
 use crate::store::{Many, Store};
+use crate::types::set::Set;
 use crate::types::zset::{AddFlags, Added, LexBound, ScoreBound, ZSet};
 
 const ZWF: &[&str] = &["write", "sortedset", "fast"];

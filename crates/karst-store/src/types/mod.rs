@@ -88,16 +88,6 @@ pub(crate) enum Obj {
 }
 
 impl Obj {
-    /// The name TYPE replies with.
-    pub(crate) fn type_name(&self) -> &'static str {
-        match self {
-            Obj::Hash(_) => "hash",
-            Obj::List(_) => "list",
-            Obj::Set(_) => "set",
-            Obj::ZSet(_) => "zset",
-        }
-    }
-
     /// The name OBJECT ENCODING replies with.
     pub(crate) fn encoding(&self) -> &'static str {
         match self {

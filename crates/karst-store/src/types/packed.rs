@@ -8,7 +8,8 @@
 //!
 //! The length at both ends lets a walk go either way, so both ends of a list chunk are O(1).
 //! An element costs its bytes plus 2 (up to 254 bytes) or 10; Redis's listpack costs 2 to 10
-//! too. Elements are addressed by byte offset; offsets stay valid until the next change.
+//! too. Elements are addressed by byte offset; offsets stay valid until the next change. The hash
+//! type's compact form is built on it.
 
 /// A packed run of byte strings. See the [module docs](self).
 #[derive(Clone, Default, Debug, PartialEq, Eq)]
@@ -57,11 +58,6 @@ impl Packed {
         self.count
     }
 
-    #[inline]
-    pub(crate) fn is_empty(&self) -> bool {
-        self.count == 0
-    }
-
     /// Bytes of the encoded elements.
     #[inline]
     pub(crate) fn encoded_len(&self) -> usize {
@@ -85,12 +81,6 @@ impl Packed {
     #[inline]
     pub(crate) fn start(&self) -> usize {
         0
-    }
-
-    /// The offset just past the last element.
-    #[inline]
-    pub(crate) fn end(&self) -> usize {
-        self.buf.len()
     }
 
     /// The element at `at` and the offset of the next one; None at the end.
@@ -119,12 +109,6 @@ impl Packed {
         at.checked_sub(n + overhead(n))
     }
 
-    /// The offset of the last element, if any.
-    #[inline]
-    pub(crate) fn last(&self) -> Option<usize> {
-        self.prev(self.buf.len())
-    }
-
     /// The offset of element number `i` (walking from the nearer end).
     pub(crate) fn offset_of(&self, i: usize) -> Option<usize> {
         if i >= self.count {
@@ -150,44 +134,10 @@ impl Packed {
         Iter { p: self, at: 0, end: self.buf.len() }
     }
 
-    /// Every element, last to first.
-    pub(crate) fn iter_rev(&self) -> impl Iterator<Item = &[u8]> + '_ {
-        let mut at = self.buf.len();
-        std::iter::from_fn(move || {
-            at = self.prev(at)?;
-            self.get(at).map(|(v, _)| v)
-        })
-    }
-
     /// Appends `v`.
     pub(crate) fn push_back(&mut self, v: &[u8]) {
         encode(&mut self.buf, v);
         self.count += 1;
-    }
-
-    /// Inserts `v` before the element at `at` (or at the end when `at` is [`Packed::end`]).
-    pub(crate) fn insert(&mut self, at: usize, v: &[u8]) {
-        if at >= self.buf.len() {
-            return self.push_back(v);
-        }
-        let mut enc = Vec::with_capacity(v.len() + overhead(v.len()));
-        encode(&mut enc, v);
-        self.buf.splice(at..at, enc);
-        self.count += 1;
-    }
-
-    /// Prepends `v`.
-    pub(crate) fn push_front(&mut self, v: &[u8]) {
-        self.insert(0, v);
-    }
-
-    /// Removes the element at `at`; returns the offset of the element that now follows.
-    pub(crate) fn remove(&mut self, at: usize) -> usize {
-        if let Some((_, next)) = self.get(at) {
-            self.buf.drain(at..next);
-            self.count -= 1;
-        }
-        at
     }
 
     /// Removes `n` elements from `at` on; returns how many were removed.
@@ -220,12 +170,6 @@ impl Packed {
         self.buf.splice(at..next, enc);
         new_next
     }
-
-    /// Empties the run.
-    pub(crate) fn clear(&mut self) {
-        self.buf.clear();
-        self.count = 0;
-    }
 }
 
 /// Iterator over a [`Packed`] run.
@@ -257,10 +201,6 @@ mod tests {
     fn model_check(p: &Packed, m: &[Vec<u8>]) {
         assert_eq!(p.len(), m.len());
         assert_eq!(p.iter().collect::<Vec<_>>(), m.iter().map(|v| &v[..]).collect::<Vec<_>>());
-        assert_eq!(
-            p.iter_rev().collect::<Vec<_>>(),
-            m.iter().rev().map(|v| &v[..]).collect::<Vec<_>>()
-        );
         for (i, v) in m.iter().enumerate() {
             let at = p.offset_of(i).unwrap();
             assert_eq!(p.get(at).unwrap().0, &v[..]);
@@ -274,16 +214,11 @@ mod tests {
         let sizes = [0usize, 1, 7, 253, 254, 255, 256, 300, 1000, 3];
         for (i, &n) in sizes.iter().enumerate() {
             let v = vec![i as u8; n];
-            if i % 2 == 0 {
-                p.push_back(&v);
-                m.push(v);
-            } else {
-                p.push_front(&v);
-                m.insert(0, v);
-            }
+            p.push_back(&v);
+            m.push(v);
             model_check(&p, &m);
         }
-        // Replace with every size combination, insert in the middle, remove.
+        // Replace with every size combination, then remove runs from the middle and the end.
         for (i, &n) in sizes.iter().enumerate() {
             let at = p.offset_of(i).unwrap();
             let v = vec![0xAB; n];
@@ -291,20 +226,16 @@ mod tests {
             m[i] = v;
             model_check(&p, &m);
         }
-        let at = p.offset_of(4).unwrap();
-        p.insert(at, b"mid");
-        m.insert(4, b"mid".to_vec());
-        model_check(&p, &m);
         let at = p.offset_of(2).unwrap();
         assert_eq!(p.remove_run(at, 3), 3);
         m.drain(2..5);
         model_check(&p, &m);
-        while let Some(at) = p.last() {
-            p.remove(at);
-            m.pop();
-            model_check(&p, &m);
-        }
-        assert!(p.is_empty());
-        assert_eq!(p.encoded_len(), 0);
+        let at = p.offset_of(m.len() - 2).unwrap();
+        assert_eq!(p.remove_run(at, 5), 2);
+        m.truncate(m.len() - 2);
+        model_check(&p, &m);
+        let at = p.offset_of(0).unwrap();
+        assert_eq!(p.remove_run(at, m.len()), m.len());
+        assert_eq!((p.len(), p.encoded_len()), (0, 0));
     }
 }
