@@ -835,33 +835,61 @@ impl Tree {
         }
     }
 
-    /// Links the lone node `n` into the tree.
+    /// Links the lone node `n` into the tree: one walk down while the nodes on the path outrank
+    /// `n`'s priority (each gains `n` in its size), then `n` takes the place of the subtree found
+    /// there, split around it. The new node's random priority puts it near the leaves, so the
+    /// split is short: one root-to-leaf walk in all, as a skip list insert.
     fn link(&mut self, n: u32) {
-        let (a, b) = self.split(self.root, n);
-        let a = self.merge(a, n);
-        self.root = self.merge(a, b);
+        let prio = self.node(n).prio;
+        let (mut parent, mut left, mut t) = (NIL, false, self.root);
+        while t != NIL && self.node(t).prio >= prio {
+            let node = self.node_mut(t);
+            node.size += 1;
+            parent = t;
+            left = self.less(n, t);
+            t = if left { self.node(t).left } else { self.node(t).right };
+        }
+        let (a, b) = self.split(t, n);
+        let node = self.node_mut(n);
+        (node.left, node.right) = (a, b);
+        self.fix(n);
+        self.attach(parent, left, n);
     }
 
-    /// Takes node `n` out of subtree `t`; returns the new subtree root.
-    fn unlink_from(&mut self, t: u32, n: u32) -> u32 {
-        if t == NIL {
-            return NIL;
-        }
-        if t == n {
-            let (l, r) = (self.node(n).left, self.node(n).right);
-            let node = self.node_mut(n);
-            (node.left, node.right, node.size) = (NIL, NIL, 1);
-            return self.merge(l, r);
-        }
-        if self.less(n, t) {
-            let l = self.unlink_from(self.node(t).left, n);
-            self.node_mut(t).left = l;
+    /// Makes `child` the left or right child of `parent` (the root when `parent` is NIL).
+    fn attach(&mut self, parent: u32, left: bool, child: u32) {
+        if parent == NIL {
+            self.root = child;
+        } else if left {
+            self.node_mut(parent).left = child;
         } else {
-            let r = self.unlink_from(self.node(t).right, n);
-            self.node_mut(t).right = r;
+            self.node_mut(parent).right = child;
         }
-        self.fix(t);
-        t
+    }
+
+    /// Takes node `n` out of the tree: found by one walk, then the walk again taking it out of
+    /// the sizes on its path (cache-hot), and its children merged into its place.
+    fn unlink(&mut self, n: u32) {
+        let mut t = self.root;
+        while t != NIL && t != n {
+            t = if self.less(n, t) { self.node(t).left } else { self.node(t).right };
+        }
+        if t == NIL {
+            return;
+        }
+        let (mut parent, mut left, mut t) = (NIL, false, self.root);
+        while t != n {
+            let node = self.node_mut(t);
+            node.size = node.size.saturating_sub(1);
+            parent = t;
+            left = self.less(n, t);
+            t = if left { self.node(t).left } else { self.node(t).right };
+        }
+        let (l, r) = (self.node(n).left, self.node(n).right);
+        let node = self.node_mut(n);
+        (node.left, node.right, node.size) = (NIL, NIL, 1);
+        let m = self.merge(l, r);
+        self.attach(parent, left, m);
     }
 
     fn insert(&mut self, member: &[u8], score: f64) {
@@ -884,7 +912,7 @@ impl Tree {
 
     fn set_score(&mut self, member: &[u8], score: f64) {
         let Some(n) = self.find(member) else { return };
-        self.root = self.unlink_from(self.root, n);
+        self.unlink(n);
         self.node_mut(n).score = score;
         self.link(n);
     }
@@ -903,7 +931,7 @@ impl Tree {
     /// Removes node `n` from the tree, the index and the arena (the last node moves into its
     /// slot).
     fn remove_node(&mut self, n: u32) {
-        self.root = self.unlink_from(self.root, n);
+        self.unlink(n);
         let h = self.hasher.hash_one(&*self.node(n).member);
         if let Ok(e) = self.index.find_entry(h, |&i| i == n) {
             e.remove();
@@ -1155,6 +1183,16 @@ mod tests {
                     }
                     assert_eq!(members, t.member_bytes);
                     assert_eq!(t.size(t.root), t.nodes.len());
+                    // Every node: its size counts its subtree, its priority is at least its
+                    // children's, and it sorts between them.
+                    for (i, n) in t.nodes.iter().enumerate() {
+                        assert_eq!(n.size as usize, 1 + t.size(n.left) + t.size(n.right));
+                        for c in [n.left, n.right].into_iter().filter(|&c| c != NIL) {
+                            assert!(t.node(c).prio <= n.prio);
+                        }
+                        assert!(n.left == NIL || t.less(n.left, i as u32));
+                        assert!(n.right == NIL || t.less(i as u32, n.right));
+                    }
                 }
             }
         }
