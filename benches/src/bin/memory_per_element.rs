@@ -124,7 +124,8 @@ fn main() -> std::io::Result<()> {
     println!("|---|---|---|---|---|---|---|---|");
     for case in CASES {
         let (r_rss, r_used, r_enc) = redis_case(case, total)?;
-        let out = std::process::Command::new(&me).args([case, &total.to_string()]).output()?;
+        let out =
+            std::process::Command::new(&me).args([case.to_string(), total.to_string()]).output()?;
         let text = String::from_utf8_lossy(&out.stdout).to_string();
         let mut it = text.split_whitespace();
         let k_rss: f64 = it.next().and_then(|v| v.parse().ok()).unwrap_or(f64::NAN);

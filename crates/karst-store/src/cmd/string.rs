@@ -810,7 +810,7 @@ fn lcs(store: &Store, s: &mut Session, args: Args<'_>, out: &mut Output) {
             _ => {
                 return err(
                     out,
-                    Error::Other("ERR The specified keys must hold string values".into()),
+                    Error::Other("ERR The specified keys must contain string values".into()),
                 );
             }
         }

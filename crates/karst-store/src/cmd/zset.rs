@@ -8,8 +8,9 @@ use crate::blocking::{OnTimeout, block, parse_timeout};
 use crate::command::{CommandSpec, Flags, spec};
 use crate::error::Error;
 use crate::session::Session;
-use crate::shard::Ctx;
-use crate::shard::{Expire, KeyHash, Val};
+use crate::entry::ValueType;
+use crate::shard::{Ctx, Expire, KeyHash, Shard, Val};
+use crate::types::set::Set;
 use crate::store::{Many, Store};
 use crate::types::zset::{AddFlags, Added, LexBound, ScoreBound, ZSet};
 
@@ -1185,6 +1186,55 @@ fn parse_setop<'a>(
 
 type Elems = Vec<(Box<[u8]>, f64)>;
 
+/// A source of ZUNION, ZINTER, ZDIFF and their STORE forms: a sorted set, or a plain set whose
+/// members all score 1 (as Redis accepts).
+#[derive(Clone, Copy)]
+enum Source<'a> {
+    Sorted(&'a ZSet),
+    Plain(&'a Set),
+}
+
+impl Source<'_> {
+    fn len(self) -> usize {
+        match self {
+            Source::Sorted(z) => z.len(),
+            Source::Plain(s) => s.len(),
+        }
+    }
+
+    fn for_each(self, mut f: impl FnMut(&[u8], f64)) {
+        match self {
+            Source::Sorted(z) => z.for_each(f),
+            Source::Plain(s) => s.iter().for_each(|e| e.with(|m| f(m, 1.0))),
+        }
+    }
+
+    fn score(self, member: &[u8]) -> Option<f64> {
+        match self {
+            Source::Sorted(z) => z.score(member),
+            Source::Plain(s) => s.contains(member).then_some(1.0),
+        }
+    }
+}
+
+/// The source at `key`: a sorted set or a set; WRONGTYPE for anything else.
+fn read_source<'a>(
+    g: &'a mut Shard,
+    cx: &Ctx,
+    h: KeyHash,
+    key: &[u8],
+) -> Result<Option<Source<'a>>, Error> {
+    let is_set = match g.find(cx.db, h, key, cx.now) {
+        None => return Ok(None),
+        Some(f) => f.entry.value_type() == ValueType::Set,
+    };
+    if is_set {
+        Ok(g.read::<Set>(cx, h, key)?.map(Source::Plain))
+    } else {
+        Ok(g.read::<ZSet>(cx, h, key)?.map(Source::Sorted))
+    }
+}
+
 /// Computes the operation over the sources, which are locked in `m`; the result sorted as a
 /// sorted set is (for `Op::Card`, unsorted and cut at the limit).
 fn compute(
@@ -1198,7 +1248,7 @@ fn compute(
     let mut cards = Vec::with_capacity(srcs.len());
     for &(h, sh, key) in srcs {
         let Some(g) = m.shard(sh) else { return Ok(Vec::new()) };
-        cards.push(g.read::<ZSet>(cx, h, key)?.map_or(0, ZSet::len));
+        cards.push(read_source(g, cx, h, key)?.map_or(0, Source::len));
     }
     let mut order: Vec<usize> = (0..srcs.len()).collect();
     if op != Op::Diff {
@@ -1206,10 +1256,10 @@ fn compute(
         order.sort_by_key(|&i| cards.get(i).copied().unwrap_or(0));
     }
     let mut acc: Elems = Vec::new();
-    let with = |m: &mut Many<'_>, i: usize, f: &mut dyn FnMut(&ZSet)| {
+    let with = |m: &mut Many<'_>, i: usize, f: &mut dyn FnMut(Source<'_>)| {
         if let Some(&(h, sh, key)) = srcs.get(i)
             && let Some(g) = m.shard(sh)
-            && let Ok(Some(z)) = g.read::<ZSet>(cx, h, key)
+            && let Ok(Some(z)) = read_source(g, cx, h, key)
         {
             f(z);
         }
@@ -1317,7 +1367,7 @@ fn setop_generic(
     // The type check comes before the options' errors, as in Redis.
     for &(h, sh, key) in &srcs {
         if let Some(g) = m.shard(sh)
-            && let Err(e) = g.read::<ZSet>(&cx, h, key)
+            && let Err(e) = read_source(g, &cx, h, key)
         {
             return err(out, e);
         }
