@@ -187,10 +187,7 @@ fn blocked_on_several_keys_with_zsets_and_lists() {
     w.cmd(&["BLMPOP", "0", "2", "l1", "l2", "RIGHT", "COUNT", "2"]);
     wait_blocked(&mut admin, 1);
     admin.call(&["RPUSH", "l2", "x", "y", "z"]);
-    assert_eq!(
-        w.frame(),
-        Frame::Array(vec![bulk("l2"), Frame::Array(vec![bulk("z"), bulk("y")])])
-    );
+    assert_eq!(w.frame(), Frame::Array(vec![bulk("l2"), Frame::Array(vec![bulk("z"), bulk("y")])]));
 }
 
 #[test]

@@ -77,7 +77,7 @@ pub(crate) fn parse_timeout(raw: &[u8]) -> Result<u64, Error> {
     let secs = parse_float(raw).ok_or_else(timeout_not_float)?;
     let ms = (secs * 1000.0).ceil();
     // -0.0 compares equal to 0.0; NaN was refused by the parser.
-    if ms >= 0.0 && ms < 9_223_372_036_854_775_807.0 {
+    if (0.0..9_223_372_036_854_775_807.0).contains(&ms) {
         Ok(ms as u64)
     } else if secs == -0.001 {
         Ok(0)
@@ -421,9 +421,9 @@ fn written_keys<'a>(spec: &CommandSpec, args: &Args<'a>) -> impl Iterator<Item =
         l => i64::from(l),
     };
     let step = i64::from(spec.step).max(1);
-    let range = if first > 0 { first..=last.min(n - 1) } else { 1..=0 };
+    let (first, last) = if first > 0 { (first, last.min(n - 1)) } else { (1, 0) };
     let args = *args;
-    range.step_by(step as usize).filter_map(move |i| args.get(i as usize))
+    (first..=last).step_by(step as usize).filter_map(move |i| args.get(i as usize))
 }
 
 /// After a WRITE command in `db`: serves the clients blocked on the keys it wrote.
@@ -704,7 +704,12 @@ mod tests {
 
     #[test]
     fn written_keys_follow_the_spec() {
-        let spec = |first, last, step| CommandSpec { first_key: first, last_key: last, step, ..*crate::lookup(b"get").unwrap() };
+        let spec = |first, last, step| CommandSpec {
+            first_key: first,
+            last_key: last,
+            step,
+            ..*crate::lookup(b"get").unwrap()
+        };
         let raw: Vec<Bytes> = ["x", "a", "b", "c", "d"].into_iter().map(Bytes::from).collect();
         let args = Args::from_slice(&raw);
         let keys = |s: CommandSpec| written_keys(&s, &args).map(|k| k.to_vec()).collect::<Vec<_>>();

@@ -114,7 +114,10 @@ fn timeout_zero_waits_forever() {
     let ticket = session.take_blocked().expect("a ticket");
     assert_eq!(ticket.remaining(), None);
     run(&s, "ZADD z 1 a");
-    assert_eq!(ticket.try_reply().as_deref(), Some(&b"*3\r\n$1\r\nz\r\n$1\r\na\r\n$1\r\n1\r\n"[..]));
+    assert_eq!(
+        ticket.try_reply().as_deref(),
+        Some(&b"*3\r\n$1\r\nz\r\n$1\r\na\r\n$1\r\n1\r\n"[..])
+    );
 }
 
 #[test]
@@ -244,4 +247,3 @@ fn many_clients_on_many_keys_each_get_exactly_one_element() {
         assert_eq!(run(&s, &format!("EXISTS {k}")), ":0");
     }
 }
-
