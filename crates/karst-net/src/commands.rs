@@ -348,7 +348,7 @@ fn client(st: &mut ConnState, args: Args<'_>, out: &mut Output) -> Flow {
         (b"PAUSE", 3 | 4) => out.error("ERR CLIENT PAUSE is not supported by karst yet"),
         (b"UNPAUSE", 2) => out.ok(),
         (b"GETREDIR", 2) => out.integer(-1),
-        (b"UNBLOCK", 3 | 4) => out.integer(0),
+        (b"UNBLOCK", 3 | 4) => client_unblock(st, args, out),
         (b"TRACKINGINFO", 2) => {
             out.map(3);
             out.bulk("flags");
@@ -374,6 +374,23 @@ fn client(st: &mut ConnState, args: Args<'_>, out: &mut Output) -> Flow {
     Flow::Continue
 }
 
+/// `CLIENT UNBLOCK id [TIMEOUT | ERROR]`: ends a blocking command's wait, with its timeout
+/// reply or `-UNBLOCKED`. 1 if the client was blocked, else 0.
+fn client_unblock(st: &ConnState, args: Args<'_>, out: &mut Output) {
+    let Some(id) = args.get(2).and_then(karst_resp::num::parse_i64) else {
+        return out.error("ERR value is not an integer or out of range");
+    };
+    let error = match args.get(3) {
+        None => false,
+        Some(r) if r.eq_ignore_ascii_case(b"TIMEOUT") => false,
+        Some(r) if r.eq_ignore_ascii_case(b"ERROR") => true,
+        Some(_) => return out.error("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR"),
+    };
+    let target = u64::try_from(id).ok().and_then(|id| st.shared.clients.lock().get(&id).cloned());
+    let unblocker = target.and_then(|c| c.blocked.lock().clone());
+    out.integer(i64::from(unblocker.is_some_and(|u| u.unblock(error))));
+}
+
 /// One line of CLIENT LIST, in Redis's field order.
 fn client_line(st: &ConnState, c: &ClientInfo) -> String {
     let now = st.shared.now_ms();
@@ -386,13 +403,14 @@ fn client_line(st: &ConnState, c: &ClientInfo) -> String {
         i => commands().get(i - 1).map_or("NULL", |s| s.name),
     };
     format!(
-        "id={} addr={} laddr={} fd={} name={} age={} idle={idle} flags=N db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={qbuf} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem={omem} tot-mem={} events=r cmd={cmd} user={} redir=-1 resp={} lib-name={} lib-ver={}",
+        "id={} addr={} laddr={} fd={} name={} age={} idle={idle} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={qbuf} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem={omem} tot-mem={} events=r cmd={cmd} user={} redir=-1 resp={} lib-name={} lib-ver={}",
         c.id,
         c.addr,
         c.laddr,
         c.fd,
         names.name,
         c.created.elapsed().as_secs(),
+        if c.blocked.lock().is_some() { "b" } else { "N" },
         c.db.load(Relaxed),
         qbuf + omem + 16384,
         if names.user.is_empty() { "default" } else { &names.user },

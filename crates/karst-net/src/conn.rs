@@ -10,9 +10,9 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
-use bytes::{Buf, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use karst_resp::{Args, Batch, Limits, Need, Output, Protocol, RequestParser};
-use karst_store::{Flags, Outcome, Session, lookup};
+use karst_store::{Blocked, Flags, Outcome, Session, lookup};
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 
@@ -88,6 +88,11 @@ pub(crate) struct Conn {
     last_fast: bool,
     /// The FAST commands executed since the last clock read: (position in the batch, index).
     fast_run: Vec<(usize, Option<usize>)>,
+    /// The command that just blocked (BLPOP…) and whether its reply is to be dropped (CLIENT
+    /// REPLY OFF/SKIP): the batch waits for it before going on.
+    blocked: Option<(Blocked, bool)>,
+    /// Bytes arrived while a command was blocked: parse them before waiting for more.
+    read_while_blocked: bool,
 }
 
 impl Conn {
@@ -133,6 +138,8 @@ impl Conn {
             last_index: None,
             last_fast: false,
             fast_run: Vec::new(),
+            blocked: None,
+            read_while_blocked: false,
         };
         conn.refresh();
         conn
@@ -222,6 +229,10 @@ impl Conn {
                 );
                 return Err(io::Error::other("query buffer limit"));
             }
+            // Requests that arrived while a command was blocked are parsed before reading more.
+            if std::mem::take(&mut self.read_while_blocked) {
+                continue;
+            }
             if self.read().await? == 0 {
                 return Ok(());
             }
@@ -283,6 +294,22 @@ impl Conn {
             if flow == Flow::Close {
                 self.close_fast_run(batch, last.elapsed(), slow);
                 return Ok(Flow::Close);
+            }
+            if let Some((ticket, discard)) = self.blocked.take() {
+                // The replies so far leave now; the rest of the batch runs after this one's
+                // reply, and the time spent waiting counts for no command.
+                self.close_fast_run(batch, last.elapsed(), slow);
+                self.flush().await?;
+                let reply = self.wait_blocked(&ticket).await?;
+                drop(ticket);
+                if !discard {
+                    let mark = self.out.len();
+                    self.out.raw().extend_from_slice(&reply);
+                    if self.replied_error(mark) {
+                        self.count_error(mark);
+                    }
+                }
+                last = Instant::now();
             }
             let pending = self.out.len();
             if pending >= self.cached.pause {
@@ -405,6 +432,10 @@ impl Conn {
                 }
                 flow
             }
+            Outcome::Blocked => {
+                self.blocked = st.session.take_blocked().map(|t| (t, discard));
+                Flow::Continue
+            }
             _ => Flow::Continue,
         };
         if discard {
@@ -417,6 +448,52 @@ impl Conn {
             self.st.skip_next = true;
         }
         flow
+    }
+
+    /// Waits for a blocked command's reply (served by a write, its timeout, or CLIENT UNBLOCK)
+    /// without holding the loop thread: other connections of this thread run meanwhile. Bytes the
+    /// client sends meanwhile are read into the buffer (they run afterwards, as in Redis), so a
+    /// closed connection is noticed: the error drops the ticket, which unregisters the client.
+    async fn wait_blocked(&mut self, ticket: &Blocked) -> io::Result<Bytes> {
+        *self.st.info.blocked.lock() = Some(ticket.unblocker());
+        let remaining = ticket.remaining();
+        let timeout = async {
+            match remaining {
+                Some(d) => tokio::time::sleep(d).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::pin!(timeout);
+        let result = loop {
+            if self.buf.capacity() - self.buf.len() < READ_CHUNK / 4 {
+                self.buf.reserve(READ_CHUNK);
+            }
+            tokio::select! {
+                biased;
+                reply = ticket.reply() => break Ok(reply),
+                _ = &mut timeout => break Ok(ticket.time_out()),
+                _ = self.st.info.kill.notified() => break Err(io::Error::other("killed while blocked")),
+                r = self.stream.read_buf(&mut self.buf) => match r {
+                    Ok(0) => break Err(io::ErrorKind::UnexpectedEof.into()),
+                    Ok(n) => {
+                        self.read_while_blocked = true;
+                        self.st.shared.stats.total_net_input_bytes.fetch_add(n as u64, Relaxed);
+                        self.st.info.qbuf.store(self.buf.len(), Relaxed);
+                        if self.buf.len() > self.cached.query_limit {
+                            self.st
+                                .shared
+                                .stats
+                                .client_query_buffer_limit_disconnections
+                                .fetch_add(1, Relaxed);
+                            break Err(io::Error::other("query buffer limit"));
+                        }
+                    }
+                    Err(e) => break Err(e),
+                },
+            }
+        };
+        *self.st.info.blocked.lock() = None;
+        result
     }
 
     /// Gives back buffers that grew for a large request or reply, so an idle connection keeps

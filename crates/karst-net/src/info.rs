@@ -140,7 +140,7 @@ fn section_text(shared: &Shared, section: &str, out: &mut String) {
             field!(out, "maxclients", config.maxclients);
             field!(out, "client_recent_max_input_buffer", 0);
             field!(out, "client_recent_max_output_buffer", 0);
-            field!(out, "blocked_clients", 0);
+            field!(out, "blocked_clients", shared.store.blocked_clients());
             field!(out, "tracking_clients", 0);
             field!(out, "clients_in_timeout_table", 0);
         }

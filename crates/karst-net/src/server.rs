@@ -356,6 +356,7 @@ fn admit(
         last_cmd: AtomicUsize::new(0),
         killed: AtomicBool::new(false),
         kill: Notify::new(),
+        blocked: Mutex::new(None),
     });
     shared.clients.lock().insert(info.id, info.clone());
     if shared.shutting_down.load(Relaxed) {

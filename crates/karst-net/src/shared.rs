@@ -127,6 +127,8 @@ pub struct ClientInfo {
     /// Set by CLIENT KILL; `kill` wakes the connection wherever it waits.
     pub killed: AtomicBool,
     pub kill: Notify,
+    /// Set while the client waits in a blocking command (CLIENT UNBLOCK, CLIENT LIST's `b`).
+    pub blocked: Mutex<Option<karst_store::Unblocker>>,
 }
 
 /// The strings a client sets about itself.

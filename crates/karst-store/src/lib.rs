@@ -75,6 +75,7 @@ mod sync;
 mod types;
 
 pub use api::SetOptions;
+pub use blocking::{Blocked, Unblocker};
 pub use clock::{Clock, MockClock, SystemClock};
 pub use command::{CommandSpec, Flags, Handler, commands, lookup};
 pub use error::{Error, Result};

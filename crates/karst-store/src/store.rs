@@ -24,6 +24,9 @@ pub enum Outcome {
     Done,
     /// A connection or server command: the caller runs it (its name and arity are checked).
     Connection(&'static CommandSpec),
+    /// A blocking command waits (nothing was written): its ticket is in the session
+    /// ([`Session::take_blocked`]); the caller runs nothing else of this client until it answers.
+    Blocked,
 }
 
 /// Settings of a new store; see [`Store::builder`].
@@ -126,6 +129,7 @@ impl Builder {
                 evict_cursor: AtomicUsize::new(0),
                 lastsave: AtomicI64::new(now / 1000),
                 limits: EncodingLimits::default().to_array().map(AtomicI64::new),
+                blocking: crate::blocking::Registry::default(),
             }),
         }
     }
@@ -150,6 +154,8 @@ pub(crate) struct Inner {
     pub(crate) lastsave: AtomicI64,
     /// [`EncodingLimits`], field by field (read once per collection command).
     limits: [AtomicI64; 8],
+    /// The clients blocked on keys (BLPOP…).
+    pub(crate) blocking: crate::blocking::Registry,
 }
 
 /// The engine: cheap to clone, usable from any thread.
@@ -366,6 +372,11 @@ impl Store {
         s
     }
 
+    /// Number of clients blocked on keys (INFO's `blocked_clients`).
+    pub fn blocked_clients(&self) -> usize {
+        self.inner.blocking.count()
+    }
+
     /// Number of keys in `db` (Redis's DBSIZE: keys past their TTL count until deleted).
     pub fn dbsize(&self, db: usize) -> usize {
         (0..self.shard_count()).map(|i| self.lock_index(i).counts(db).0).sum()
@@ -492,6 +503,12 @@ impl Store {
                     }
                 }
                 run(self, session, args, out);
+                if session.block.pending.is_some() {
+                    return crate::blocking::register(self, session, spec, args, out);
+                }
+                if spec.flags.has(Flags::WRITE) && self.inner.blocking.count() != 0 {
+                    crate::blocking::after_write(self, session.db, spec, args);
+                }
                 Outcome::Done
             }
             Handler::Connection => Outcome::Connection(spec),
@@ -507,7 +524,9 @@ impl Store {
         self.execute_in(&mut Session::new(), args)
     }
 
-    /// Runs one command in-process in `session` (so SELECT sticks) and returns its reply.
+    /// Runs one command in-process in `session` (so SELECT sticks) and returns its reply. A
+    /// blocking command (BLPOP…) blocks the calling thread until another thread serves it or its
+    /// timeout passes.
     pub fn execute_in<I, A>(&self, session: &mut Session, args: I) -> Frame
     where
         I: IntoIterator<Item = A>,
@@ -516,9 +535,17 @@ impl Store {
         let args: Vec<Bytes> =
             args.into_iter().map(|a| Bytes::copy_from_slice(a.as_ref())).collect();
         let mut out = Output::new(Protocol::Resp3);
-        if let Outcome::Connection(spec) = self.dispatch(session, Args::from_slice(&args), &mut out)
-        {
-            out.error(format!("ERR '{}' is not available in an embedded store", spec.name));
+        match self.dispatch(session, Args::from_slice(&args), &mut out) {
+            Outcome::Connection(spec) => {
+                out.error(format!("ERR '{}' is not available in an embedded store", spec.name));
+            }
+            // A blocking command blocks this thread until it is served or times out.
+            Outcome::Blocked => {
+                if let Some(ticket) = session.take_blocked() {
+                    out.raw().extend_from_slice(&ticket.wait());
+                }
+            }
+            Outcome::Done => {}
         }
         let bytes = out.take();
         match ReplyParser::default().parse_slice(&bytes) {
