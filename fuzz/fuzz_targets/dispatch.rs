@@ -1,5 +1,6 @@
 //! Arbitrary argument vectors through the command table always yield exactly one well-formed
-//! reply (or, for connection commands, none and a hand-back), in RESP2 and RESP3, and never panic.
+//! reply (or, for connection commands, none and a hand-back; for a blocking command with nothing
+//! to pop, its timeout reply), in RESP2 and RESP3, and never panic.
 #![no_main]
 
 use bytes::Bytes;
@@ -24,6 +25,13 @@ fuzz_target!(|data: &[u8]| {
         let protocol = if n % 2 == 0 { Protocol::Resp2 } else { Protocol::Resp3 };
         let mut out = Output::new(protocol);
         let outcome = store.dispatch(&mut session, Args::from_slice(&args), &mut out);
+        if let Outcome::Blocked = outcome {
+            // A blocking command that found nothing wrote nothing; its timeout reply (a null)
+            // must then be one well-formed frame too.
+            assert!(out.is_empty(), "{args:?}: blocked, yet replied");
+            let ticket = session.take_blocked().expect("a blocked command leaves its ticket");
+            out.raw().extend_from_slice(&ticket.time_out());
+        }
         let bytes = out.take();
         match outcome {
             Outcome::Connection(_) => assert!(bytes.is_empty(), "handed back, yet replied"),

@@ -102,13 +102,18 @@ impl Karst {
 
     fn call(&mut self, args: &[Vec<u8>]) -> Frame {
         let args: Vec<Bytes> = args.iter().map(|a| Bytes::copy_from_slice(a)).collect();
-        if let Outcome::Connection(spec) =
-            self.store.dispatch(&mut self.session, Args::from_slice(&args), &mut self.out)
-        {
-            panic!(
+        match self.store.dispatch(&mut self.session, Args::from_slice(&args), &mut self.out) {
+            Outcome::Connection(spec) => panic!(
                 "'{}' is a connection command: not for embedded differential scripts",
                 spec.name
-            );
+            ),
+            // A blocking command with nothing to pop waits out its timeout, as on a connection.
+            Outcome::Blocked => {
+                if let Some(ticket) = self.session.take_blocked() {
+                    self.out.raw().extend_from_slice(&ticket.wait());
+                }
+            }
+            _ => {}
         }
         let bytes = self.out.take();
         let (frame, used) = ReplyParser::default()
