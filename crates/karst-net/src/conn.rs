@@ -115,7 +115,12 @@ impl Conn {
             st: ConnState {
                 shared,
                 info,
-                session: Session::new(),
+                session: {
+                    // Blocked commands are awaited here (see `wait_blocked`).
+                    let mut s = Session::new();
+                    s.set_may_block(true);
+                    s
+                },
                 authenticated,
                 protocol: Protocol::Resp2,
                 reply_off: false,

@@ -160,8 +160,9 @@ fn parse_hex_float(s: &[u8]) -> Option<f64> {
 /// Blocks the session on `keys` (none of which can serve it now) for `timeout_ms` (0: forever).
 /// The handler writes nothing else: the reply comes when a key is served or the time passes.
 ///
-/// When the command is re-run to serve a waiter, this only tells the server "not yet"; where
-/// blocking is not allowed ([`Session::set_may_block`]), the timeout reply is written at once.
+/// When the command is re-run to serve a waiter, this only tells the server "not yet"; in a
+/// session that does not wait on tickets ([`Session::set_may_block`]), the timeout reply is
+/// written at once.
 pub(crate) fn block(
     _store: &Store,
     s: &mut Session,
@@ -182,7 +183,7 @@ pub(crate) fn block(
             s.block.pending = Some(Box::new(Pending { keys: own, timeout_ms, on_timeout }));
         }
         Mode::Serving => {}
-        Mode::Never => on_timeout.write(out),
+        Mode::Default | Mode::Never => on_timeout.write(out),
     }
 }
 
@@ -191,12 +192,16 @@ pub(crate) fn block(
 /// How `block` behaves in a session.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) enum Mode {
-    /// Register and wait (a client's own command).
+    /// Not chosen: `dispatch` replies the timeout reply at once (a caller that knows nothing of
+    /// tickets still gets a reply), `execute_in` waits.
     #[default]
+    Default,
+    /// Register and wait (a client's own command).
     Wait,
     /// Re-run to serve a waiter: write nothing, the waiter stays.
     Serving,
-    /// Reply the timeout reply at once (MULTI, scripts, or an application's choice).
+    /// Reply the timeout reply at once (MULTI, scripts, or an application's choice), even in
+    /// `execute_in`.
     Never,
 }
 
@@ -272,7 +277,7 @@ impl Waiter {
 }
 
 /// The clients blocked on keys, per database and key, oldest first.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Registry {
     /// Number of blocked clients: writers look at this alone when nobody waits.
     count: AtomicUsize,
@@ -322,6 +327,12 @@ impl Queues {
     }
 }
 
+impl Default for Registry {
+    fn default() -> Registry {
+        Registry { count: AtomicUsize::new(0), queues: Mutex::new(Queues::default()) }
+    }
+}
+
 impl Registry {
     /// Number of blocked clients.
     pub(crate) fn count(&self) -> usize {
@@ -350,6 +361,17 @@ impl Registry {
         q.remove(w);
         self.count.fetch_sub(1, Ordering::Relaxed);
         true
+    }
+
+    /// The timeout side: takes `w` out and returns None, or returns the reply it was served
+    /// (None too if CLIENT UNBLOCK's reply was already taken). Atomic with serving.
+    fn cancel(&self, w: &Arc<Waiter>) -> Result<(), Option<Bytes>> {
+        let mut q = self.lock();
+        if self.dequeue(&mut q, w) {
+            return Ok(());
+        }
+        drop(q);
+        Err(w.slot.lock().reply.take())
     }
 
     /// Serves the waiters of the keys in `work`, oldest first, with `run` (a waiter's command
@@ -541,6 +563,7 @@ pub(crate) fn register(
 ///
 /// let store = Store::new();
 /// let mut session = Session::new();
+/// session.set_may_block(true);
 /// let mut out = Output::new(Protocol::Resp2);
 /// let args: Vec<Bytes> = ["BZPOPMIN", "jobs", "0"].into_iter().map(Bytes::from).collect();
 /// let outcome = store.dispatch(&mut session, Args::from_slice(&args), &mut out);
@@ -588,14 +611,11 @@ impl Blocked {
     /// The timeout passed: unregisters and gives the timeout reply (null), or the real reply if
     /// the command was served meanwhile.
     pub fn time_out(&self) -> Bytes {
-        let reg = &self.store.inner.blocking;
-        let mut q = reg.lock();
-        if reg.dequeue(&mut q, &self.w) {
-            return self.w.timeout_reply();
+        match self.store.inner.blocking.cancel(&self.w) {
+            // Served (or unblocked by CLIENT UNBLOCK) before the timeout won: its reply is here.
+            Err(Some(reply)) => reply,
+            Ok(()) | Err(None) => self.w.timeout_reply(),
         }
-        drop(q);
-        // Served (or unblocked by CLIENT UNBLOCK) before the timeout won: its reply is here.
-        self.try_reply().unwrap_or_else(|| self.w.timeout_reply())
     }
 
     /// Blocks the calling thread until the command is served or times out, and gives its reply.
@@ -719,5 +739,110 @@ mod tests {
         assert_eq!(keys(spec(1, -1, 2)), vec![b"a".to_vec(), b"c".to_vec()]);
         assert_eq!(keys(spec(0, 0, 0)).len(), 0);
         assert_eq!(keys(spec(1, 9, 1)).len(), 4);
+    }
+}
+
+/// loom models (see `crate::loom_tests` for how to run them): the registry's two races.
+#[cfg(all(test, karst_loom))]
+mod loom_models {
+    use super::*;
+    use loom::thread;
+
+    fn waiter(key: &'static str) -> Arc<Waiter> {
+        let args: Vec<Bytes> =
+            [&b"BLPOP"[..], key.as_bytes(), b"0"].into_iter().map(Bytes::copy_from_slice).collect();
+        Arc::new(Waiter {
+            db: 0,
+            no_touch: false,
+            no_evict: false,
+            spec: crate::lookup(b"blpop").expect("blpop"),
+            keys: vec![Bytes::from_static(key.as_bytes())],
+            args,
+            protocol: Protocol::Resp2,
+            on_timeout: OnTimeout::NullArray,
+            deadline: Some(0),
+            slot: Mutex::new(Slot::default()),
+        })
+    }
+
+    /// The command re-run: pops from `list` (the stand-in for the key's shard).
+    fn pop(list: &Mutex<Vec<u8>>) -> Ran {
+        match list.lock().pop() {
+            Some(x) => Ran::Served(Bytes::from(vec![x])),
+            None => Ran::Blocked,
+        }
+    }
+
+    /// A push serving a waiter races the waiter's timeout: the element ends either in the
+    /// client's reply or still in the list, never nowhere and never both.
+    #[test]
+    fn loom_timeout_racing_a_serve_loses_nothing() {
+        loom::model(|| {
+            let reg = Arc::new(Registry::default());
+            let list = Arc::new(Mutex::new(Vec::new()));
+            let w = waiter("k");
+            {
+                let mut q = reg.lock();
+                reg.enqueue(&mut q, &w);
+            }
+            let (reg2, list2) = (reg.clone(), list.clone());
+            let writer = thread::spawn(move || {
+                list2.lock().push(7);
+                if reg2.count() != 0 {
+                    let mut q = reg2.lock();
+                    let mut work = VecDeque::from([(0, Bytes::from_static(b"k"))]);
+                    reg2.serve(&mut q, &mut work, |_| pop(&list2));
+                }
+            });
+            let got = match reg.cancel(&w) {
+                Ok(()) => None,
+                Err(reply) => reply,
+            };
+            writer.join().expect("writer");
+            let left = list.lock().len();
+            match got {
+                Some(r) => assert!(r[..] == [7] && left == 0),
+                None => assert_eq!(left, 1, "the element went nowhere"),
+            }
+            assert_eq!(reg.count(), 0);
+        });
+    }
+
+    /// A push lands between a blocking command's "nothing here" and its registration: the
+    /// registration's own re-check or the writer's serve finds it; never a waiter left blocked
+    /// beside an element.
+    #[test]
+    fn loom_no_lost_wakeup_between_look_and_register() {
+        loom::model(|| {
+            let reg = Arc::new(Registry::default());
+            let list = Arc::new(Mutex::new(Vec::new()));
+            let (reg2, list2) = (reg.clone(), list.clone());
+            let writer = thread::spawn(move || {
+                list2.lock().push(7);
+                if reg2.count() != 0 {
+                    let mut q = reg2.lock();
+                    if q.has(0, b"k") {
+                        let mut work = VecDeque::from([(0, Bytes::from_static(b"k"))]);
+                        reg2.serve(&mut q, &mut work, |_| pop(&list2));
+                    }
+                }
+            });
+            let w = waiter("k");
+            let served_now = match pop(&list) {
+                Ran::Served(_) => true,
+                _ => {
+                    let mut q = reg.lock();
+                    reg.enqueue(&mut q, &w);
+                    let mut work = VecDeque::from([(0, Bytes::from_static(b"k"))]);
+                    reg.serve(&mut q, &mut work, |_| pop(&list));
+                    false
+                }
+            };
+            writer.join().expect("writer");
+            let waiting = w.slot.lock().queued;
+            let left = list.lock().len();
+            assert!(!(waiting && left > 0), "a client waits beside an element");
+            assert!(served_now || waiting || w.slot.lock().reply.is_some());
+        });
     }
 }

@@ -28,9 +28,24 @@ impl Session {
         self.block.ticket.take()
     }
 
-    /// Whether blocking commands may wait (the default). When not, they reply their timeout
-    /// reply at once when nothing can serve them, as Redis does inside MULTI and scripts.
+    /// Whether blocking commands (BLPOP…) that nothing can serve may wait.
+    ///
+    /// `true`: [`crate::Store::dispatch`] returns [`crate::Outcome::Blocked`] and leaves a
+    /// ticket ([`Session::take_blocked`]); for callers that wait on tickets, as the network
+    /// layer does. `false`: the command replies its timeout reply at once, as Redis does inside
+    /// MULTI and scripts. Unset (a new session), `dispatch` behaves as with `false`, so a caller
+    /// that knows nothing of tickets always gets a reply, and [`crate::Store::execute_in`] as
+    /// with `true`, blocking the calling thread.
     pub fn set_may_block(&mut self, may: bool) {
         self.block.mode = if may { Mode::Wait } else { Mode::Never };
+    }
+
+    /// The mode `execute_in` runs with: waits unless told not to.
+    pub(crate) fn waits_in_execute(&mut self) -> Mode {
+        let was = self.block.mode;
+        if was == Mode::Default {
+            self.block.mode = Mode::Wait;
+        }
+        was
     }
 }

@@ -535,7 +535,10 @@ impl Store {
         let args: Vec<Bytes> =
             args.into_iter().map(|a| Bytes::copy_from_slice(a.as_ref())).collect();
         let mut out = Output::new(Protocol::Resp3);
-        match self.dispatch(session, Args::from_slice(&args), &mut out) {
+        let mode = session.waits_in_execute();
+        let outcome = self.dispatch(session, Args::from_slice(&args), &mut out);
+        session.block.mode = mode;
+        match outcome {
             Outcome::Connection(spec) => {
                 out.error(format!("ERR '{}' is not available in an embedded store", spec.name));
             }

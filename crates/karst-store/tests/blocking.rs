@@ -95,6 +95,7 @@ fn timeouts_reply_null_in_both_protocols() {
     assert_eq!(s.blocked_clients(), 0);
     for (proto, reply) in [(Protocol::Resp2, &b"*-1\r\n"[..]), (Protocol::Resp3, b"_\r\n")] {
         let mut session = Session::new();
+        session.set_may_block(true);
         let mut out = Output::new(proto);
         assert!(matches!(dispatch(&s, &mut session, &mut out, "BZPOPMIN z 5"), Outcome::Blocked));
         assert!(out.is_empty());
@@ -109,6 +110,7 @@ fn timeouts_reply_null_in_both_protocols() {
 fn timeout_zero_waits_forever() {
     let s = store();
     let mut session = Session::new();
+    session.set_may_block(true);
     let mut out = Output::new(Protocol::Resp2);
     dispatch(&s, &mut session, &mut out, "BZPOPMIN z 0");
     let ticket = session.take_blocked().expect("a ticket");
@@ -124,6 +126,7 @@ fn timeout_zero_waits_forever() {
 fn dropping_a_ticket_unblocks_and_loses_nothing() {
     let s = store();
     let mut session = Session::new();
+    session.set_may_block(true);
     let mut out = Output::new(Protocol::Resp2);
     dispatch(&s, &mut session, &mut out, "BZPOPMIN z 0");
     assert_eq!(s.blocked_clients(), 1);
@@ -150,6 +153,11 @@ fn a_session_that_may_not_block_gets_the_timeout_reply_at_once() {
     session.set_may_block(false);
     assert_eq!(s.execute_in(&mut session, ["BZPOPMIN", "z", "0"]), Frame::Null);
     assert_eq!(s.blocked_clients(), 0);
+    // A plain dispatch in a new session (a caller that knows nothing of tickets) does the same.
+    let mut out = Output::new(Protocol::Resp2);
+    let outcome = dispatch(&s, &mut Session::new(), &mut out, "BLPOP l 0");
+    assert!(matches!(outcome, Outcome::Done));
+    assert_eq!(&out.take()[..], b"*-1\r\n");
 }
 
 #[test]
