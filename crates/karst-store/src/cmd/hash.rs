@@ -7,7 +7,7 @@ use karst_resp::num::parse_i64;
 use karst_resp::{Args, Output};
 use rand::Rng;
 
-use super::{D, F, R, W, arg, err, int_arg, is};
+use super::{D, F, R, W, arg, err, int_arg, is, parse_cursor};
 use crate::command::{CommandSpec, Flags, spec};
 use crate::error::Error;
 use crate::ldouble::Ext;
@@ -484,20 +484,6 @@ fn hrandfield(store: &Store, s: &mut Session, args: Args<'_>, out: &mut Output) 
     }
 }
 
-/// A cursor as C's `strtoull` reads it (Redis accepts `-1` as 2^64 - 1).
-fn parse_cursor(raw: &[u8]) -> Option<u64> {
-    let (neg, digits) = match raw.first() {
-        Some(b'-') => (true, raw.get(1..)?),
-        Some(b'+') => (false, raw.get(1..)?),
-        _ => (false, raw),
-    };
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    let v: u64 = std::str::from_utf8(digits).ok()?.parse().ok()?;
-    Some(if neg { v.wrapping_neg() } else { v })
-}
-
 /// HSCAN's MATCH and COUNT.
 fn parse_scan_opts<'a>(args: &Args<'a>) -> Result<(Option<&'a [u8]>, usize), Error> {
     let (mut pattern, mut count) = (None, 10usize);
@@ -563,18 +549,6 @@ fn hscan(store: &Store, s: &mut Session, args: Args<'_>, out: &mut Output) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn cursor_parses_as_strtoull() {
-        assert_eq!(parse_cursor(b"0"), Some(0));
-        assert_eq!(parse_cursor(b"-1"), Some(u64::MAX));
-        assert_eq!(parse_cursor(b"+5"), Some(5));
-        assert_eq!(parse_cursor(b"18446744073709551615"), Some(u64::MAX));
-        assert_eq!(parse_cursor(b"18446744073709551616"), None);
-        assert_eq!(parse_cursor(b"abc"), None);
-        assert_eq!(parse_cursor(b""), None);
-        assert_eq!(parse_cursor(b"-"), None);
-    }
 
     #[test]
     fn hincrby_ops_check_the_stored_value_and_overflow() {

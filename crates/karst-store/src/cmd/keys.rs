@@ -3,7 +3,7 @@
 use bytes::Bytes;
 use karst_resp::{Args, Output};
 
-use super::{D, F, R, W, arg, err, int_arg, is};
+use super::{D, F, R, W, arg, err, int_arg, is, parse_cursor};
 use crate::command::{CommandSpec, Flags, spec};
 use crate::entry::{Entry, Stored, ValueType};
 use crate::error::Error;
@@ -359,20 +359,6 @@ pub(crate) fn op_scan(
         }
     }
     if shard >= n { 0 } else { (shard << 32) | pos }
-}
-
-/// A cursor as C's `strtoull` reads it (Redis accepts `-1` as 2^64 - 1).
-fn parse_cursor(raw: &[u8]) -> Option<u64> {
-    let (neg, digits) = match raw.first() {
-        Some(b'-') => (true, raw.get(1..)?),
-        Some(b'+') => (false, raw.get(1..)?),
-        _ => (false, raw),
-    };
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    let v: u64 = std::str::from_utf8(digits).ok()?.parse().ok()?;
-    Some(if neg { v.wrapping_neg() } else { v })
 }
 
 /// ```text

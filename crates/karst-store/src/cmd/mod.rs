@@ -69,3 +69,34 @@ pub(crate) fn bulk_val(out: &mut Output, v: ValRef<'_>) {
 pub(crate) fn is(a: &[u8], name: &str) -> bool {
     a.eq_ignore_ascii_case(name.as_bytes())
 }
+
+/// A SCAN-family cursor as C's `strtoull` reads it (Redis accepts `-1` as 2^64 - 1).
+pub(crate) fn parse_cursor(raw: &[u8]) -> Option<u64> {
+    let (neg, digits) = match raw.first() {
+        Some(b'-') => (true, raw.get(1..)?),
+        Some(b'+') => (false, raw.get(1..)?),
+        _ => (false, raw),
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let v: u64 = std::str::from_utf8(digits).ok()?.parse().ok()?;
+    Some(if neg { v.wrapping_neg() } else { v })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursor_parses_as_strtoull() {
+        assert_eq!(parse_cursor(b"0"), Some(0));
+        assert_eq!(parse_cursor(b"-1"), Some(u64::MAX));
+        assert_eq!(parse_cursor(b"+5"), Some(5));
+        assert_eq!(parse_cursor(b"18446744073709551615"), Some(u64::MAX));
+        assert_eq!(parse_cursor(b"18446744073709551616"), None);
+        assert_eq!(parse_cursor(b"abc"), None);
+        assert_eq!(parse_cursor(b""), None);
+        assert_eq!(parse_cursor(b"-"), None);
+    }
+}

@@ -7,7 +7,7 @@
 
 use karst_resp::{Args, Output};
 
-use super::{D, F, R, W, arg, err, is};
+use super::{D, F, R, W, arg, err, is, parse_cursor};
 use crate::command::{CommandSpec, Flags, spec};
 use crate::error::Error;
 use crate::session::Session;
@@ -696,20 +696,6 @@ fn op_intercard(
         n
     });
     Ok(n.unwrap_or(0))
-}
-
-/// A cursor as C's `strtoull` reads it (Redis accepts `-1` as 2^64 - 1).
-fn parse_cursor(raw: &[u8]) -> Option<u64> {
-    let (neg, digits) = match raw.first() {
-        Some(b'-') => (true, raw.get(1..)?),
-        Some(b'+') => (false, raw.get(1..)?),
-        _ => (false, raw),
-    };
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    let v: u64 = std::str::from_utf8(digits).ok()?.parse().ok()?;
-    Some(if neg { v.wrapping_neg() } else { v })
 }
 
 /// ```text

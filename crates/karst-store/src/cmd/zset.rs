@@ -3,7 +3,7 @@
 use karst_resp::num::format_double;
 use karst_resp::{Args, Output};
 
-use super::{D, F, R, W, arg, err, int_arg, is};
+use super::{D, F, R, W, arg, err, int_arg, is, parse_cursor};
 use crate::blocking::{OnTimeout, block, parse_timeout};
 use crate::command::{CommandSpec, Flags, spec};
 use crate::entry::ValueType;
@@ -983,13 +983,6 @@ fn score_key(v: f64) -> u64 {
     let v = if v == 0.0 { 0.0 } else { v };
     let b = v.to_bits();
     if b >> 63 == 1 { !b } else { b | (1 << 63) }
-}
-
-fn parse_cursor(raw: &[u8]) -> Option<u64> {
-    if raw.is_empty() || !raw.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    std::str::from_utf8(raw).ok()?.parse().ok()
 }
 
 /// ```text
