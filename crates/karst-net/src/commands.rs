@@ -749,29 +749,24 @@ fn function(args: Args<'_>, out: &mut Output) {
 // --- COMMAND -----------------------------------------------------------------------------------
 
 fn flag_names(spec: &CommandSpec) -> Vec<&'static str> {
-    let mut v = Vec::new();
+    // Redis lists flags in this order.
     let f = spec.flags;
-    if f.has(Flags::WRITE) {
-        v.push("write");
-    }
-    if f.has(Flags::READONLY) {
-        v.push("readonly");
-    }
-    if f.has(Flags::DENYOOM) {
-        v.push("denyoom");
-    }
-    if f.has(Flags::CONNECTION) {
-        v.push("noscript");
-        v.push("loading");
-        v.push("stale");
-    }
-    if f.has(Flags::FAST) {
-        v.push("fast");
-    }
-    if f.has(Flags::NO_AUTH) {
-        v.push("no_auth");
-    }
-    v
+    let conn = f.has(Flags::CONNECTION);
+    [
+        (f.has(Flags::WRITE), "write"),
+        (f.has(Flags::READONLY), "readonly"),
+        (f.has(Flags::DENYOOM), "denyoom"),
+        (conn || f.has(Flags::NOSCRIPT), "noscript"),
+        (f.has(Flags::BLOCKING), "blocking"),
+        (conn, "loading"),
+        (conn, "stale"),
+        (f.has(Flags::FAST), "fast"),
+        (f.has(Flags::NO_AUTH), "no_auth"),
+        (f.has(Flags::MOVABLEKEYS), "movablekeys"),
+    ]
+    .into_iter()
+    .filter_map(|(on, name)| on.then_some(name))
+    .collect()
 }
 
 /// One entry of COMMAND / COMMAND INFO in Redis 7's layout: name, arity, flags, first key, last

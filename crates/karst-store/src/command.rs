@@ -38,8 +38,13 @@ impl Flags {
     pub const STALE: Flags = Flags(1 << 7);
     /// Not propagated / hidden from MONITOR (admin commands).
     pub const ADMIN: Flags = Flags(1 << 8);
-    /// Returns keys in random order.
+    /// Not allowed in scripts (the blocking commands, as Redis marks them).
     pub const NOSCRIPT: Flags = Flags(1 << 9);
+    /// May block the client (BLPOP, BZPOPMIN…).
+    pub const BLOCKING: Flags = Flags(1 << 10);
+    /// Its keys are not at fixed positions (LMPOP, ZUNION…): `first_key` is 0 and COMMAND
+    /// GETKEYS must parse the arguments.
+    pub const MOVABLEKEYS: Flags = Flags(1 << 11);
 
     /// Both sets of flags.
     pub const fn with(self, other: Flags) -> Flags {

@@ -7,7 +7,7 @@
 use karst_resp::num::parse_i64;
 use karst_resp::{Args, Output};
 
-use super::{D, F, R, W, arg, err, int_arg, is};
+use super::{B, D, F, MK, NS, R, W, arg, err, int_arg, is};
 use crate::blocking::{OnTimeout, block, parse_timeout};
 use crate::command::{CommandSpec, Flags, spec};
 use crate::error::Error;
@@ -39,12 +39,12 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     spec("lpos", -3, Flags(R), 1, 1, 1, LIST_R, lpos),
     spec("lmove", 5, Flags(W | D), 1, 2, 1, LIST_W, lmove),
     spec("rpoplpush", 3, Flags(W | D), 1, 2, 1, LIST_W, rpoplpush),
-    spec("lmpop", -4, Flags(W), 0, 0, 0, LIST_W, lmpop),
-    spec("blpop", -3, Flags(W), 1, -2, 1, LIST_B, blpop),
-    spec("brpop", -3, Flags(W), 1, -2, 1, LIST_B, brpop),
-    spec("blmove", 6, Flags(W | D), 1, 2, 1, LIST_B, blmove),
-    spec("brpoplpush", 4, Flags(W | D), 1, 2, 1, LIST_B, brpoplpush),
-    spec("blmpop", -5, Flags(W), 0, 0, 0, LIST_B, blmpop),
+    spec("lmpop", -4, Flags(W | MK), 0, 0, 0, LIST_W, lmpop),
+    spec("blpop", -3, Flags(W | B | NS), 1, -2, 1, LIST_B, blpop),
+    spec("brpop", -3, Flags(W | B | NS), 1, -2, 1, LIST_B, brpop),
+    spec("blmove", 6, Flags(W | D | B | NS), 1, 2, 1, LIST_B, blmove),
+    spec("brpoplpush", 4, Flags(W | D | B | NS), 1, 2, 1, LIST_B, brpoplpush),
+    spec("blmpop", -5, Flags(W | B | MK), 0, 0, 0, LIST_B, blmpop),
 ];
 
 /// The node limit, read once per command.

@@ -33,6 +33,9 @@ pub(crate) const W: u32 = crate::command::Flags::WRITE.0;
 pub(crate) const R: u32 = crate::command::Flags::READONLY.0;
 pub(crate) const D: u32 = crate::command::Flags::DENYOOM.0;
 pub(crate) const F: u32 = crate::command::Flags::FAST.0;
+pub(crate) const B: u32 = crate::command::Flags::BLOCKING.0;
+pub(crate) const NS: u32 = crate::command::Flags::NOSCRIPT.0;
+pub(crate) const MK: u32 = crate::command::Flags::MOVABLEKEYS.0;
 
 /// Argument `i`, empty if absent (arity was checked centrally).
 #[inline]

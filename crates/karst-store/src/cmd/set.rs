@@ -7,7 +7,7 @@
 
 use karst_resp::{Args, Output};
 
-use super::{D, F, R, W, arg, err, is, parse_cursor};
+use super::{D, F, MK, R, W, arg, err, is, parse_cursor};
 use crate::command::{CommandSpec, Flags, spec};
 use crate::error::Error;
 use crate::session::Session;
@@ -32,7 +32,7 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     spec("spop", -2, Flags(W | F), 1, 1, 1, SET_WF, spop),
     spec("smove", 4, Flags(W | F), 1, 2, 1, SET_WF, smove),
     spec("sinter", -2, Flags(R), 1, -1, 1, SET_R, sinter),
-    spec("sintercard", -3, Flags(R), 0, 0, 0, SET_R, sintercard),
+    spec("sintercard", -3, Flags(R | MK), 0, 0, 0, SET_R, sintercard),
     spec("sunion", -2, Flags(R), 1, -1, 1, SET_R, sunion),
     spec("sdiff", -2, Flags(R), 1, -1, 1, SET_R, sdiff),
     spec("sinterstore", -3, Flags(W | D), 1, -1, 1, SET_W, sinterstore),

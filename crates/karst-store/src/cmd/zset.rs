@@ -3,7 +3,7 @@
 use karst_resp::num::format_double;
 use karst_resp::{Args, Output};
 
-use super::{D, F, R, W, arg, err, int_arg, is, parse_cursor};
+use super::{B, D, F, MK, NS, R, W, arg, err, int_arg, is, parse_cursor};
 use crate::blocking::{OnTimeout, block, parse_timeout};
 use crate::command::{CommandSpec, Flags, spec};
 use crate::entry::ValueType;
@@ -44,18 +44,18 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     spec("zremrangebylex", 4, Flags(W), 1, 1, 1, ZW, zremrangebylex),
     spec("zpopmin", -2, Flags(W | F), 1, 1, 1, ZWF, zpopmin),
     spec("zpopmax", -2, Flags(W | F), 1, 1, 1, ZWF, zpopmax),
-    spec("zmpop", -4, Flags(W), 0, 0, 0, ZW, zmpop),
-    spec("bzpopmin", -3, Flags(W | F), 1, -2, 1, ZWFB, bzpopmin),
-    spec("bzpopmax", -3, Flags(W | F), 1, -2, 1, ZWFB, bzpopmax),
-    spec("bzmpop", -5, Flags(W), 0, 0, 0, ZWB, bzmpop),
+    spec("zmpop", -4, Flags(W | MK), 0, 0, 0, ZW, zmpop),
+    spec("bzpopmin", -3, Flags(W | F | B | NS), 1, -2, 1, ZWFB, bzpopmin),
+    spec("bzpopmax", -3, Flags(W | F | B | NS), 1, -2, 1, ZWFB, bzpopmax),
+    spec("bzmpop", -5, Flags(W | B | MK), 0, 0, 0, ZWB, bzmpop),
     spec("zrandmember", -2, Flags(R), 1, 1, 1, ZR, zrandmember),
-    spec("zunion", -3, Flags(R), 0, 0, 0, ZR, zunion),
-    spec("zinter", -3, Flags(R), 0, 0, 0, ZR, zinter),
-    spec("zdiff", -3, Flags(R), 0, 0, 0, ZR, zdiff),
-    spec("zunionstore", -4, Flags(W | D), 1, 1, 1, ZW, zunionstore),
-    spec("zinterstore", -4, Flags(W | D), 1, 1, 1, ZW, zinterstore),
-    spec("zdiffstore", -4, Flags(W | D), 1, 1, 1, ZW, zdiffstore),
-    spec("zintercard", -3, Flags(R), 0, 0, 0, ZR, zintercard),
+    spec("zunion", -3, Flags(R | MK), 0, 0, 0, ZR, zunion),
+    spec("zinter", -3, Flags(R | MK), 0, 0, 0, ZR, zinter),
+    spec("zdiff", -3, Flags(R | MK), 0, 0, 0, ZR, zdiff),
+    spec("zunionstore", -4, Flags(W | D | MK), 1, 1, 1, ZW, zunionstore),
+    spec("zinterstore", -4, Flags(W | D | MK), 1, 1, 1, ZW, zinterstore),
+    spec("zdiffstore", -4, Flags(W | D | MK), 1, 1, 1, ZW, zdiffstore),
+    spec("zintercard", -3, Flags(R | MK), 0, 0, 0, ZR, zintercard),
     spec("zscan", -3, Flags(R), 1, 1, 1, ZR, zscan),
 ];
 
