@@ -428,7 +428,7 @@ pub static OPTIONS: &[ConfigOption] = &[
     ConfigOption {
         name: "hash-max-listpack-entries",
         mutable: true,
-        default: "128",
+        default: "512",
         help: "a hash keeps its compact (listpack) encoding up to this many fields",
         get: |c| c.encoding.hash_max_listpack_entries.to_string(),
         set: |c, v| {
@@ -439,7 +439,7 @@ pub static OPTIONS: &[ConfigOption] = &[
     ConfigOption {
         name: "hash-max-ziplist-entries",
         mutable: true,
-        default: "128",
+        default: "512",
         help: "old name of hash-max-listpack-entries",
         get: |c| c.encoding.hash_max_listpack_entries.to_string(),
         set: |c, v| {

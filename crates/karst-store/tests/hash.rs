@@ -41,17 +41,17 @@ fn fill(s: &Store, key: &str, n: usize) {
 }
 
 #[test]
-fn listpack_converts_past_128_entries_or_64_bytes_and_never_back() {
+fn listpack_converts_past_512_entries_or_64_bytes_and_never_back() {
     let (s, _) = store();
-    fill(&s, "h", 128);
+    fill(&s, "h", 512);
     assert_eq!(run(&s, "OBJECT ENCODING h"), "$listpack");
     assert_eq!(run(&s, "HSET h f0 updated"), ":0");
     assert_eq!(run(&s, "OBJECT ENCODING h"), "$listpack");
-    assert_eq!(run(&s, "HSET h f128 v"), ":1");
+    assert_eq!(run(&s, "HSET h f512 v"), ":1");
     assert_eq!(run(&s, "OBJECT ENCODING h"), "$hashtable");
-    assert_eq!(run(&s, "HLEN h"), ":129");
+    assert_eq!(run(&s, "HLEN h"), ":513");
     assert_eq!(run(&s, "HGET h f0"), "$updated");
-    for i in 0..120 {
+    for i in 0..504 {
         run(&s, &format!("HDEL h f{i}"));
     }
     assert_eq!(run(&s, "OBJECT ENCODING h"), "$hashtable");

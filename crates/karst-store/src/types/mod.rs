@@ -14,7 +14,7 @@ pub(crate) mod zset;
 /// The thresholds of the compact encodings, under Redis's configuration names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct EncodingLimits {
-    /// `hash-max-listpack-entries` (128).
+    /// `hash-max-listpack-entries` (512, redis-server 7.0's built-in default).
     pub hash_max_listpack_entries: usize,
     /// `hash-max-listpack-value` (64).
     pub hash_max_listpack_value: usize,
@@ -35,7 +35,7 @@ pub struct EncodingLimits {
 impl Default for EncodingLimits {
     fn default() -> EncodingLimits {
         EncodingLimits {
-            hash_max_listpack_entries: 128,
+            hash_max_listpack_entries: 512,
             hash_max_listpack_value: 64,
             set_max_intset_entries: 512,
             set_max_listpack_entries: 128,
