@@ -253,3 +253,17 @@ fn zscan_returns_every_member_that_stays_while_others_change() {
     }
     assert!(rounds > 10, "a large set is scanned in several rounds");
 }
+
+/// A set operation reads each source once, as Redis counts it: one keyspace hit or miss each.
+#[test]
+fn set_operations_count_one_keyspace_read_per_source() {
+    let s = karst_store::Store::builder().shards(8).build();
+    s.execute(["ZADD", "a", "1", "x"]);
+    s.execute(["SADD", "b", "y"]);
+    let before = s.stats();
+    s.execute(["ZUNIONSTORE", "d", "3", "a", "b", "missing"]);
+    s.execute(["ZINTER", "2", "a", "b"]);
+    let after = s.stats();
+    assert_eq!(after.keyspace_hits - before.keyspace_hits, 4);
+    assert_eq!(after.keyspace_misses - before.keyspace_misses, 1);
+}

@@ -6,11 +6,12 @@ use karst_resp::{Args, Output};
 use super::{B, D, F, MK, NS, R, W, arg, err, int_arg, is, parse_cursor};
 use crate::blocking::{OnTimeout, block, parse_timeout};
 use crate::command::{CommandSpec, Flags, spec};
-use crate::entry::ValueType;
+
 use crate::error::Error;
 use crate::session::Session;
-use crate::shard::{Ctx, Expire, KeyHash, Shard, Val};
+use crate::shard::{Ctx, Expire, KeyHash, Shard, Val, ValRef};
 use crate::store::{Many, Store};
+use crate::types::Kind;
 use crate::types::set::Set;
 use crate::types::zset::{AddFlags, Added, LexBound, ScoreBound, ZSet};
 
@@ -1210,21 +1211,25 @@ impl Source<'_> {
     }
 }
 
-/// The source at `key`: a sorted set or a set; WRONGTYPE for anything else.
+/// The source at `key`: a sorted set or a set; WRONGTYPE for anything else. With `count`, the
+/// read is recorded (access clock, keyspace hit or miss); each source is read once so, as in
+/// Redis, and again without it while the operation runs.
 fn read_source<'a>(
     g: &'a mut Shard,
     cx: &Ctx,
     h: KeyHash,
     key: &[u8],
+    count: bool,
 ) -> Result<Option<Source<'a>>, Error> {
-    let is_set = match g.find(cx.db, h, key, cx.now) {
-        None => return Ok(None),
-        Some(f) => f.entry.value_type() == ValueType::Set,
-    };
-    if is_set {
-        Ok(g.read::<Set>(cx, h, key)?.map(Source::Plain))
-    } else {
-        Ok(g.read::<ZSet>(cx, h, key)?.map(Source::Sorted))
+    let found = if count { g.lookup(cx, h, key, true) } else { g.find(cx.db, h, key, cx.now) };
+    match found.map(|f| f.value()) {
+        None => Ok(None),
+        Some(ValRef::Obj(o)) => match (ZSet::of(o), Set::of(o)) {
+            (Some(z), _) => Ok(Some(Source::Sorted(z))),
+            (_, Some(s)) => Ok(Some(Source::Plain(s))),
+            _ => Err(Error::WrongType),
+        },
+        Some(_) => Err(Error::WrongType),
     }
 }
 
@@ -1241,7 +1246,7 @@ fn compute(
     let mut cards = Vec::with_capacity(srcs.len());
     for &(h, sh, key) in srcs {
         let Some(g) = m.shard(sh) else { return Ok(Vec::new()) };
-        cards.push(read_source(g, cx, h, key)?.map_or(0, Source::len));
+        cards.push(read_source(g, cx, h, key, false)?.map_or(0, Source::len));
     }
     let mut order: Vec<usize> = (0..srcs.len()).collect();
     if op != Op::Diff {
@@ -1252,7 +1257,7 @@ fn compute(
     let with = |m: &mut Many<'_>, i: usize, f: &mut dyn FnMut(Source<'_>)| {
         if let Some(&(h, sh, key)) = srcs.get(i)
             && let Some(g) = m.shard(sh)
-            && let Ok(Some(z)) = read_source(g, cx, h, key)
+            && let Ok(Some(z)) = read_source(g, cx, h, key, false)
         {
             f(z);
         }
@@ -1360,7 +1365,7 @@ fn setop_generic(
     // The type check comes before the options' errors, as in Redis.
     for &(h, sh, key) in &srcs {
         if let Some(g) = m.shard(sh)
-            && let Err(e) = read_source(g, &cx, h, key)
+            && let Err(e) = read_source(g, &cx, h, key, true)
         {
             return err(out, e);
         }
