@@ -10,7 +10,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use karst_resp::{Args, Output, Protocol};
 use karst_store::{CommandSpec, Flags, Session, commands, lookup};
 
-use crate::config::{self, OPTIONS, glob_match};
+use crate::config::{self, ALIASES, OPTIONS, glob_match};
 use crate::conn::{ConnState, Flow};
 use crate::info;
 use crate::shared::ClientInfo;
@@ -589,11 +589,16 @@ fn config_cmd(st: &mut ConnState, args: Args<'_>, out: &mut Output) {
             let config = st.shared.config.read();
             let mut found: Vec<(&str, String)> = Vec::new();
             for pattern in args.iter().skip(2) {
-                for o in OPTIONS {
-                    if glob_match(pattern, o.name.as_bytes(), true)
-                        && !found.iter().any(|(n, _)| *n == o.name)
+                let names = OPTIONS.iter().map(|o| (o.name, o)).chain(
+                    ALIASES
+                        .iter()
+                        .filter_map(|&(alias, name)| Some((alias, config::option(name)?))),
+                );
+                for (name, o) in names {
+                    if glob_match(pattern, name.as_bytes(), true)
+                        && !found.iter().any(|(n, _)| *n == name)
                     {
-                        found.push((o.name, o.get(&config)));
+                        found.push((name, o.get(&config)));
                     }
                 }
             }

@@ -437,32 +437,10 @@ pub static OPTIONS: &[ConfigOption] = &[
         },
     },
     ConfigOption {
-        name: "hash-max-ziplist-entries",
-        mutable: true,
-        default: "512",
-        help: "old name of hash-max-listpack-entries",
-        get: |c| c.encoding.hash_max_listpack_entries.to_string(),
-        set: |c, v| {
-            c.encoding.hash_max_listpack_entries = parse_int(v)?;
-            Ok(())
-        },
-    },
-    ConfigOption {
         name: "hash-max-listpack-value",
         mutable: true,
         default: "64",
         help: "... and while every field and value is at most this many bytes",
-        get: |c| c.encoding.hash_max_listpack_value.to_string(),
-        set: |c, v| {
-            c.encoding.hash_max_listpack_value = parse_int(v)?;
-            Ok(())
-        },
-    },
-    ConfigOption {
-        name: "hash-max-ziplist-value",
-        mutable: true,
-        default: "64",
-        help: "old name of hash-max-listpack-value",
         get: |c| c.encoding.hash_max_listpack_value.to_string(),
         set: |c, v| {
             c.encoding.hash_max_listpack_value = parse_int(v)?;
@@ -514,17 +492,6 @@ pub static OPTIONS: &[ConfigOption] = &[
         },
     },
     ConfigOption {
-        name: "zset-max-ziplist-entries",
-        mutable: true,
-        default: "128",
-        help: "old name of zset-max-listpack-entries",
-        get: |c| c.encoding.zset_max_listpack_entries.to_string(),
-        set: |c, v| {
-            c.encoding.zset_max_listpack_entries = parse_int(v)?;
-            Ok(())
-        },
-    },
-    ConfigOption {
         name: "zset-max-listpack-value",
         mutable: true,
         default: "64",
@@ -536,36 +503,10 @@ pub static OPTIONS: &[ConfigOption] = &[
         },
     },
     ConfigOption {
-        name: "zset-max-ziplist-value",
-        mutable: true,
-        default: "64",
-        help: "old name of zset-max-listpack-value",
-        get: |c| c.encoding.zset_max_listpack_value.to_string(),
-        set: |c, v| {
-            c.encoding.zset_max_listpack_value = parse_int(v)?;
-            Ok(())
-        },
-    },
-    ConfigOption {
         name: "list-max-listpack-size",
         mutable: true,
         default: "-2",
         help: "list nodes hold this many elements (positive) or -1..-5: 4, 8, 16, 32 or 64 KiB",
-        get: |c| c.encoding.list_max_listpack_size.to_string(),
-        set: |c, v| {
-            let n: i64 = parse_int(v)?;
-            if !(i64::from(i32::MIN)..=i64::from(i32::MAX)).contains(&n) {
-                return Err("argument must be between -2147483648 and 2147483647 inclusive".into());
-            }
-            c.encoding.list_max_listpack_size = n;
-            Ok(())
-        },
-    },
-    ConfigOption {
-        name: "list-max-ziplist-size",
-        mutable: true,
-        default: "-2",
-        help: "old name of list-max-listpack-size",
         get: |c| c.encoding.list_max_listpack_size.to_string(),
         set: |c, v| {
             let n: i64 = parse_int(v)?;
@@ -647,8 +588,22 @@ pub static OPTIONS: &[ConfigOption] = &[
     },
 ];
 
-/// The option called `name` (case-insensitive).
+/// Redis's old names that still work, each with the option it stands for (`CONFIG GET` lists
+/// them too, as Redis does).
+pub static ALIASES: &[(&str, &str)] = &[
+    ("hash-max-ziplist-entries", "hash-max-listpack-entries"),
+    ("hash-max-ziplist-value", "hash-max-listpack-value"),
+    ("zset-max-ziplist-entries", "zset-max-listpack-entries"),
+    ("zset-max-ziplist-value", "zset-max-listpack-value"),
+    ("list-max-ziplist-size", "list-max-listpack-size"),
+];
+
+/// The option called `name` (case-insensitive), under its name or an alias.
 pub fn option(name: &str) -> Option<&'static ConfigOption> {
+    let name = ALIASES
+        .iter()
+        .find(|(alias, _)| alias.eq_ignore_ascii_case(name))
+        .map_or(name, |&(_, canonical)| canonical);
     OPTIONS.iter().find(|o| o.name.eq_ignore_ascii_case(name))
 }
 
@@ -830,6 +785,18 @@ pub fn glob_match(pattern: &[u8], s: &[u8], nocase: bool) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn aliases_reach_the_option_they_name() {
+        for &(alias, name) in ALIASES {
+            assert_eq!(option(alias).map(|o| o.name), Some(name), "{alias}");
+        }
+        let mut c = Config::default();
+        c.set("HASH-MAX-ZIPLIST-ENTRIES", "7").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.encoding.hash_max_listpack_entries, 7);
+        c.set("list-max-ziplist-size", "-5").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(option("list-max-listpack-size").map(|o| o.get(&c)), Some("-5".to_string()));
+    }
 
     #[test]
     fn memory_units() {

@@ -46,7 +46,7 @@ mod shared;
 
 pub use commands::REDIS_VERSION;
 pub use config::{
-    Config, ConfigOption, OPTIONS, OutputLimit, ThreadModel, glob_match, human_bytes, option,
-    parse_memory,
+    ALIASES, Config, ConfigOption, OPTIONS, OutputLimit, ThreadModel, glob_match, human_bytes,
+    option, parse_memory,
 };
 pub use server::{Server, ServerHandle, Stopper};

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Arg, ArgAction, Command};
-use karst_net::{Config, OPTIONS, Server};
+use karst_net::{ALIASES, Config, OPTIONS, Server};
 use karst_store::Store;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt;
@@ -34,8 +34,14 @@ fn cli() -> Command {
         } else {
             format!("{} [default: {}]", o.help, o.default)
         };
+        let aliases = ALIASES.iter().filter(|(_, name)| *name == o.name).map(|(alias, _)| *alias);
         cmd = cmd.arg(
-            Arg::new(o.name).long(o.name).value_name("VALUE").action(ArgAction::Set).help(help),
+            Arg::new(o.name)
+                .long(o.name)
+                .aliases(aliases)
+                .value_name("VALUE")
+                .action(ArgAction::Set)
+                .help(help),
         );
     }
     cmd
