@@ -8,16 +8,13 @@ use std::collections::{HashMap, HashSet};
 
 use bytes::Bytes;
 use common::{run, store};
-use karst_resp::{Args, Output, Protocol, ReplyParser};
-use karst_store::{EncodingLimits, Frame, Session, Store};
+use karst_resp::{Protocol, ReplyParser};
+use karst_store::{EncodingLimits, Frame, Store};
 
 /// Runs a command with a RESP2 session and returns the canonical reply.
 fn run2(s: &Store, cmd: &str) -> String {
-    let args: Vec<Bytes> = common::split(cmd).into_iter().map(Bytes::from).collect();
-    let mut out = Output::new(Protocol::Resp2);
-    let _ = s.dispatch(&mut Session::new(), Args::from_slice(&args), &mut out);
-    let bytes = out.take();
-    let (f, _) = ReplyParser::default().parse_slice(&bytes).unwrap().unwrap();
+    let bytes = common::raw(s, Protocol::Resp2, cmd);
+    let (f, _) = ReplyParser::default().parse_slice(bytes.as_bytes()).unwrap().unwrap();
     common::canon(&f)
 }
 

@@ -6,18 +6,9 @@ mod common;
 
 use std::collections::VecDeque;
 
-use bytes::Bytes;
-use common::{run, store};
-use karst_resp::{Args, Output, Protocol};
-use karst_store::{EncodingLimits, Session, Store};
-
-/// The raw RESP2 bytes of one command's reply.
-fn resp2(s: &Store, cmd: &str) -> String {
-    let args: Vec<Bytes> = common::split(cmd).into_iter().map(Bytes::from).collect();
-    let mut out = Output::new(Protocol::Resp2);
-    s.dispatch(&mut Session::new(), Args::from_slice(&args), &mut out);
-    String::from_utf8_lossy(&out.take()).into_owned()
-}
+use common::{raw, run, store};
+use karst_resp::Protocol;
+use karst_store::{EncodingLimits, Store};
 
 fn with_list_size(s: &Store, size: i64) {
     let limits = EncodingLimits { list_max_listpack_size: size, ..s.encoding_limits() };
@@ -76,17 +67,20 @@ fn list_max_listpack_size_counts_elements_or_bytes() {
 fn resp2_shapes_of_pops_and_nulls() {
     let (s, _) = store();
     run(&s, "RPUSH l a b c");
-    assert_eq!(resp2(&s, "LPOP nosuch"), "$-1\r\n");
-    assert_eq!(resp2(&s, "LPOP nosuch 2"), "*-1\r\n");
-    assert_eq!(resp2(&s, "LPOP l 0"), "*0\r\n");
-    assert_eq!(resp2(&s, "RPOP l 2"), "*2\r\n$1\r\nc\r\n$1\r\nb\r\n");
-    assert_eq!(resp2(&s, "LINDEX l 5"), "$-1\r\n");
-    assert_eq!(resp2(&s, "LPOS l z"), "$-1\r\n");
-    assert_eq!(resp2(&s, "LMPOP 1 nosuch LEFT"), "*-1\r\n");
-    assert_eq!(resp2(&s, "BLPOP nosuch 0.01"), "*-1\r\n");
-    assert_eq!(resp2(&s, "BLMOVE nosuch d LEFT LEFT 0.01"), "$-1\r\n");
-    assert_eq!(resp2(&s, "LMPOP 1 l LEFT COUNT 3"), "*2\r\n$1\r\nl\r\n*1\r\n$1\r\na\r\n");
-    assert_eq!(resp2(&s, "EXISTS l"), ":0\r\n");
+    assert_eq!(raw(&s, Protocol::Resp2, "LPOP nosuch"), "$-1\r\n");
+    assert_eq!(raw(&s, Protocol::Resp2, "LPOP nosuch 2"), "*-1\r\n");
+    assert_eq!(raw(&s, Protocol::Resp2, "LPOP l 0"), "*0\r\n");
+    assert_eq!(raw(&s, Protocol::Resp2, "RPOP l 2"), "*2\r\n$1\r\nc\r\n$1\r\nb\r\n");
+    assert_eq!(raw(&s, Protocol::Resp2, "LINDEX l 5"), "$-1\r\n");
+    assert_eq!(raw(&s, Protocol::Resp2, "LPOS l z"), "$-1\r\n");
+    assert_eq!(raw(&s, Protocol::Resp2, "LMPOP 1 nosuch LEFT"), "*-1\r\n");
+    assert_eq!(raw(&s, Protocol::Resp2, "BLPOP nosuch 0.01"), "*-1\r\n");
+    assert_eq!(raw(&s, Protocol::Resp2, "BLMOVE nosuch d LEFT LEFT 0.01"), "$-1\r\n");
+    assert_eq!(
+        raw(&s, Protocol::Resp2, "LMPOP 1 l LEFT COUNT 3"),
+        "*2\r\n$1\r\nl\r\n*1\r\n$1\r\na\r\n"
+    );
+    assert_eq!(raw(&s, Protocol::Resp2, "EXISTS l"), ":0\r\n");
     // RESP3: nulls are `_`.
     assert_eq!(run(&s, "LPOP nosuch 2"), "_");
     assert_eq!(run(&s, "LMPOP 1 nosuch LEFT"), "_");

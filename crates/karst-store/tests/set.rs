@@ -5,10 +5,9 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use bytes::Bytes;
-use common::{run, store};
-use karst_resp::{Args, Output, Protocol};
-use karst_store::{EncodingLimits, Frame, Session, Store};
+use common::{raw, run, store};
+use karst_resp::Protocol;
+use karst_store::{EncodingLimits, Frame, Store};
 
 /// The members of an array or set reply, sorted.
 fn members(f: &Frame) -> Vec<String> {
@@ -32,14 +31,6 @@ fn smembers(s: &Store, key: &str) -> Vec<String> {
 
 fn enc(s: &Store, key: &str) -> String {
     run(s, &format!("OBJECT ENCODING {key}"))
-}
-
-/// The raw reply bytes in a protocol.
-fn raw(s: &Store, proto: Protocol, args: &[&str]) -> String {
-    let args: Vec<Bytes> = args.iter().map(|a| Bytes::copy_from_slice(a.as_bytes())).collect();
-    let mut out = Output::new(proto);
-    s.dispatch(&mut Session::new(), Args::from_slice(&args), &mut out);
-    String::from_utf8_lossy(&out.take()).into_owned()
 }
 
 #[test]
@@ -181,18 +172,18 @@ fn intset_members_come_sorted() {
 fn replies_in_resp2_and_resp3() {
     let (s, _) = store();
     run(&s, "SADD s a");
-    assert_eq!(raw(&s, Protocol::Resp3, &["SMEMBERS", "s"]), "~1\r\n$1\r\na\r\n");
-    assert_eq!(raw(&s, Protocol::Resp2, &["SMEMBERS", "s"]), "*1\r\n$1\r\na\r\n");
-    assert_eq!(raw(&s, Protocol::Resp3, &["SINTER", "s"]), "~1\r\n$1\r\na\r\n");
-    assert_eq!(raw(&s, Protocol::Resp3, &["SRANDMEMBER", "s", "1"]), "*1\r\n$1\r\na\r\n");
-    assert_eq!(raw(&s, Protocol::Resp3, &["SRANDMEMBER", "nosuch"]), "_\r\n");
-    assert_eq!(raw(&s, Protocol::Resp2, &["SRANDMEMBER", "nosuch"]), "$-1\r\n");
-    assert_eq!(raw(&s, Protocol::Resp2, &["SPOP", "nosuch"]), "$-1\r\n");
-    assert_eq!(raw(&s, Protocol::Resp3, &["SPOP", "nosuch", "2"]), "~0\r\n");
-    assert_eq!(raw(&s, Protocol::Resp2, &["SPOP", "nosuch", "2"]), "*0\r\n");
-    assert_eq!(raw(&s, Protocol::Resp3, &["SPOP", "s", "0"]), "~0\r\n");
-    assert_eq!(raw(&s, Protocol::Resp3, &["SSCAN", "nosuch", "0"]), "*2\r\n$1\r\n0\r\n*0\r\n");
-    assert_eq!(raw(&s, Protocol::Resp3, &["SPOP", "s", "5"]), "~1\r\n$1\r\na\r\n");
+    assert_eq!(raw(&s, Protocol::Resp3, "SMEMBERS s"), "~1\r\n$1\r\na\r\n");
+    assert_eq!(raw(&s, Protocol::Resp2, "SMEMBERS s"), "*1\r\n$1\r\na\r\n");
+    assert_eq!(raw(&s, Protocol::Resp3, "SINTER s"), "~1\r\n$1\r\na\r\n");
+    assert_eq!(raw(&s, Protocol::Resp3, "SRANDMEMBER s 1"), "*1\r\n$1\r\na\r\n");
+    assert_eq!(raw(&s, Protocol::Resp3, "SRANDMEMBER nosuch"), "_\r\n");
+    assert_eq!(raw(&s, Protocol::Resp2, "SRANDMEMBER nosuch"), "$-1\r\n");
+    assert_eq!(raw(&s, Protocol::Resp2, "SPOP nosuch"), "$-1\r\n");
+    assert_eq!(raw(&s, Protocol::Resp3, "SPOP nosuch 2"), "~0\r\n");
+    assert_eq!(raw(&s, Protocol::Resp2, "SPOP nosuch 2"), "*0\r\n");
+    assert_eq!(raw(&s, Protocol::Resp3, "SPOP s 0"), "~0\r\n");
+    assert_eq!(raw(&s, Protocol::Resp3, "SSCAN nosuch 0"), "*2\r\n$1\r\n0\r\n*0\r\n");
+    assert_eq!(raw(&s, Protocol::Resp3, "SPOP s 5"), "~1\r\n$1\r\na\r\n");
     assert_eq!(run(&s, "EXISTS s"), ":0");
 }
 
@@ -237,22 +228,22 @@ fn argument_errors() {
 #[test]
 fn random_members_and_pops() {
     let (s, _) = store();
-    for (key, members) in [
+    for (key, added) in [
         ("ints", (0..300).map(|i| i.to_string()).collect::<Vec<_>>()),
         ("pack", (0..100).map(|i| format!("m{i}")).collect()),
         ("table", (0..1000).map(|i| format!("m{i}")).collect()),
     ] {
-        s.execute(["SADD", key].into_iter().map(String::from).chain(members.iter().cloned()));
-        let all: BTreeSet<String> = members.iter().cloned().collect();
-        for count in [1usize, 5, members.len() / 2 + 1, members.len() - 1] {
-            let got = members_of(&s.execute(["SRANDMEMBER", key, &count.to_string()]));
+        s.execute(["SADD", key].into_iter().map(String::from).chain(added.iter().cloned()));
+        let all: BTreeSet<String> = added.iter().cloned().collect();
+        for count in [1usize, 5, added.len() / 2 + 1, added.len() - 1] {
+            let got = members(&s.execute(["SRANDMEMBER", key, &count.to_string()]));
             let uniq: BTreeSet<String> = got.iter().cloned().collect();
             assert_eq!(uniq.len(), count, "{key} {count}: distinct");
             assert!(uniq.is_subset(&all));
         }
-        let got = members_of(&s.execute(["SRANDMEMBER", key, "100000"]));
-        assert_eq!(got.len(), members.len());
-        let got = members_of(&s.execute(["SRANDMEMBER", key, "-3000"]));
+        let got = members(&s.execute(["SRANDMEMBER", key, "100000"]));
+        assert_eq!(got.len(), added.len());
+        let got = members(&s.execute(["SRANDMEMBER", key, "-3000"]));
         assert_eq!(got.len(), 3000);
         assert!(got.iter().all(|m| all.contains(m)));
         // Negative counts repeat: 3000 draws from a few hundred members must.
@@ -262,7 +253,7 @@ fn random_members_and_pops() {
 
         // SPOP: distinct, removed, and the rest intact.
         let mut left = all.clone();
-        let popped = members_of(&s.execute(["SPOP", key, "7"]));
+        let popped = members(&s.execute(["SPOP", key, "7"]));
         assert_eq!(popped.len(), 7);
         for m in &popped {
             assert!(left.remove(m), "{key}: {m} popped twice or unknown");
@@ -271,14 +262,10 @@ fn random_members_and_pops() {
         let Frame::Bulk(one) = one else { panic!("{one:?}") };
         assert!(left.remove(&*String::from_utf8_lossy(&one)));
         assert_eq!(smembers(&s, key), left.iter().cloned().collect::<Vec<_>>());
-        let rest = members_of(&s.execute(["SPOP", key, &left.len().to_string()]));
+        let rest = members(&s.execute(["SPOP", key, &left.len().to_string()]));
         assert_eq!(rest.len(), left.len());
         assert_eq!(run(&s, &format!("EXISTS {key}")), ":0");
     }
-}
-
-fn members_of(f: &Frame) -> Vec<String> {
-    members(f)
 }
 
 #[test]

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+use bytes::Bytes;
+use karst_resp::{Args, Output, Protocol};
 use karst_store::{Frame, MockClock, Session, Store};
 
 pub fn store() -> (Store, MockClock) {
@@ -97,4 +99,12 @@ pub fn replay(store: &Store, script: &str) -> Vec<String> {
 /// Runs one command and returns its canonical reply.
 pub fn run(store: &Store, cmd: &str) -> String {
     canon(&store.execute(split(cmd)))
+}
+
+/// Runs one command in a fresh session speaking `proto` and returns the reply's raw bytes.
+pub fn raw(store: &Store, proto: Protocol, cmd: &str) -> String {
+    let args: Vec<Bytes> = split(cmd).into_iter().map(Bytes::from).collect();
+    let mut out = Output::new(proto);
+    let _ = store.dispatch(&mut Session::new(), Args::from_slice(&args), &mut out);
+    String::from_utf8_lossy(&out.take()).into_owned()
 }
