@@ -136,6 +136,14 @@ impl Packed {
 
     /// Appends `v`.
     pub(crate) fn push_back(&mut self, v: &[u8]) {
+        let need = v.len() + overhead(v.len());
+        if self.buf.capacity() - self.buf.len() < need {
+            // Grow to the allocator's size class of the new length (classes are an eighth to a
+            // quarter apart, which amortizes the growth): a run costs about its bytes, as a
+            // listpack does, with no copy to shrink it after a write.
+            let len = self.buf.len();
+            self.buf.reserve_exact(crate::entry::size_class(len + need) - len);
+        }
         encode(&mut self.buf, v);
         self.count += 1;
     }
