@@ -963,3 +963,30 @@ fn command(args: Args<'_>, out: &mut Output) {
         _ => unknown_subcommand(args, "COMMAND", out),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every row of docs/commands.md's tables shows its command's arity, flags (as COMMAND INFO
+    /// lists them) and key positions as the command table declares them.
+    #[test]
+    fn commands_doc_matches_the_command_table() {
+        let doc = include_str!("../../../docs/commands.md");
+        let mut rows = 0;
+        for line in doc.lines() {
+            let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+            let [_, _, name, arity, flags, keys, ..] = cells[..] else { continue };
+            let Ok(arity) = arity.parse::<i32>() else { continue };
+            let Some(spec) = karst_store::lookup(name.as_bytes()) else {
+                panic!("docs/commands.md lists unknown command {name}");
+            };
+            let declared = format!("{},{},{}", spec.first_key, spec.last_key, spec.step);
+            assert_eq!(arity, spec.arity, "{name}: arity");
+            assert_eq!(flags, flag_names(spec).join(", "), "{name}: flags");
+            assert_eq!(keys, declared, "{name}: key positions");
+            rows += 1;
+        }
+        assert!(rows > 100, "only {rows} rows read from docs/commands.md");
+    }
+}
