@@ -115,11 +115,23 @@ pub(crate) fn size_class(n: usize) -> usize {
 
 /// One key and its value. See the [module docs](self).
 pub(crate) struct Entry {
-    /// INVARIANT: points to an allocation of `Layout::from_size_align(n, 1)` bytes, all
-    /// initialized, owned by this entry, where `n >= MIN_LEN` is the length its header records
-    /// (byte 6, or bytes 7..11 when byte 6 is 0xFF, in which case `n >= 255`).
+    /// INVARIANT: with its top [`TAG_BITS`] cleared (see [`Entry::base`]), points to an
+    /// allocation of `Layout::from_size_align(n, 1)` bytes, all initialized, owned by this entry,
+    /// where `n >= MIN_LEN` is the length its header records (byte 6, or bytes 7..11 when byte 6
+    /// is 0xFF, in which case `n >= 255`). The top bits hold the table's tag (see `table`).
     ptr: NonNull<u8>,
 }
+
+/// Bits at the top of an entry pointer that hold its tag. User-space addresses on the 64-bit
+/// targets karst runs on fit in 48 bits (Linux hands out higher ones only to mmap calls that ask
+/// for them, which allocators do not), and `Entry::new` checks it.
+#[cfg(target_pointer_width = "64")]
+const TAG_SHIFT: u32 = 48;
+#[cfg(target_pointer_width = "64")]
+const ADDR_MASK: usize = (1 << TAG_SHIFT) - 1;
+/// On 32-bit targets entries carry no tag (every tag reads 0, which the table handles).
+#[cfg(not(target_pointer_width = "64"))]
+const ADDR_MASK: usize = usize::MAX;
 
 /// The shortest entry: 6 bytes of header, length and key length bytes, no key, no value.
 const MIN_LEN: usize = 8;
@@ -139,7 +151,7 @@ impl Drop for Entry {
         let len = self.len();
         // SAFETY: by the invariant the allocation was made with this layout and is owned by us;
         // it is released once, here.
-        unsafe { dealloc(self.ptr.as_ptr(), Layout::from_size_align_unchecked(len, 1)) }
+        unsafe { dealloc(self.base(), Layout::from_size_align_unchecked(len, 1)) }
     }
 }
 
@@ -210,6 +222,10 @@ impl Entry {
         // SAFETY: `layout` has a non-zero size (len >= MIN_LEN).
         let raw = unsafe { alloc_zeroed(layout) };
         let Some(ptr) = NonNull::new(raw) else { handle_alloc_error(layout) };
+        if ptr.as_ptr().addr() & !ADDR_MASK != 0 {
+            // An address with its tag bits in use (see TAG_SHIFT): never seen from an allocator.
+            handle_alloc_error(layout)
+        }
         // SAFETY: `ptr` is a fresh, initialized (zeroed) allocation of `len` bytes that nothing
         // else references. The `Entry` that will own it is made only once every field is
         // written, so a panic here leaks the allocation instead of freeing it with a wrong size.
@@ -240,15 +256,43 @@ impl Entry {
         e
     }
 
+    /// The allocation's address, without the tag.
+    #[inline]
+    fn base(&self) -> *mut u8 {
+        self.ptr.as_ptr().map_addr(|a| a & ADDR_MASK)
+    }
+
+    /// The tag the table gave this entry (0 until it is in a table).
+    #[inline]
+    pub(crate) fn tag(&self) -> u16 {
+        #[cfg(target_pointer_width = "64")]
+        return (self.ptr.as_ptr().addr() >> TAG_SHIFT) as u16;
+        #[cfg(not(target_pointer_width = "64"))]
+        0
+    }
+
+    #[inline]
+    pub(crate) fn set_tag(&mut self, tag: u16) {
+        #[cfg(target_pointer_width = "64")]
+        {
+            let tagged = self.base().map_addr(|a| a | usize::from(tag) << TAG_SHIFT);
+            if let Some(p) = NonNull::new(tagged) {
+                self.ptr = p;
+            }
+        }
+        #[cfg(not(target_pointer_width = "64"))]
+        let _ = tag;
+    }
+
     /// The total length, from the header.
     #[inline]
     fn len(&self) -> usize {
         // SAFETY: every entry is at least MIN_LEN > LEN_AT bytes long and fully initialized.
-        let head = unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), LEN_AT + 1) };
+        let head = unsafe { std::slice::from_raw_parts(self.base(), LEN_AT + 1) };
         match head[LEN_AT] {
             0xFF => {
                 // SAFETY: a length byte of 0xFF means the entry is at least 255 bytes long.
-                let head = unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), LEN_AT + 5) };
+                let head = unsafe { std::slice::from_raw_parts(self.base(), LEN_AT + 5) };
                 let mut b = [0u8; 4];
                 b.copy_from_slice(&head[LEN_AT + 1..LEN_AT + 5]);
                 u32::from_le_bytes(b) as usize
@@ -262,7 +306,7 @@ impl Entry {
     fn bytes(&self) -> &[u8] {
         // SAFETY: by the invariant the allocation holds `len()` initialized bytes, owned by this
         // entry, and `&self` rules out writers for the lifetime of the slice.
-        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len()) }
+        unsafe { std::slice::from_raw_parts(self.base(), self.len()) }
     }
 
     /// The whole entry as mutable bytes (callers never change the length fields).
@@ -270,17 +314,21 @@ impl Entry {
     fn bytes_mut(&mut self) -> &mut [u8] {
         let len = self.len();
         // SAFETY: as `bytes`, and `&mut self` makes this the only reference.
-        unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), len) }
+        unsafe { std::slice::from_raw_parts_mut(self.base(), len) }
     }
 
-    /// The same key with another value, keeping the expire and access clock.
+    /// The same key with another value, keeping the expire, access clock and tag.
     pub(crate) fn with_value(&self, flags: u8, value: NewValue<'_>) -> Entry {
-        Entry::new(self.key(), self.expire(), self.access(), flags, value)
+        let mut e = Entry::new(self.key(), self.expire(), self.access(), flags, value);
+        e.set_tag(self.tag());
+        e
     }
 
-    /// The same key and value with another expire.
+    /// The same key and value with another expire (and the same tag).
     pub(crate) fn with_expire(&self, expire: Option<i64>) -> Entry {
-        Entry::new(self.key(), expire, self.access(), self.flags(), self.new_value())
+        let mut e = Entry::new(self.key(), expire, self.access(), self.flags(), self.new_value());
+        e.set_tag(self.tag());
+        e
     }
 
     fn new_value(&self) -> NewValue<'_> {
@@ -434,6 +482,24 @@ mod tests {
             assert_eq!(e.stored(), Stored::Inline(&vec![1; n][..]));
             assert_eq!(e.key(), b"k");
         }
+    }
+
+    #[test]
+    fn entry_tags_leave_the_entry_alone() {
+        let mut e = Entry::new(b"key", Some(9), 3, 0, NewValue::Inline(b"value"));
+        assert_eq!(e.tag(), 0);
+        for tag in [1, 0xFFFF, 0x8000, 0] {
+            e.set_tag(tag);
+            assert_eq!(e.tag(), if cfg!(target_pointer_width = "64") { tag } else { 0 });
+            assert_eq!((e.key(), e.expire(), e.access()), (&b"key"[..], Some(9), 3));
+            assert_eq!(e.stored(), Stored::Inline(b"value"));
+            e.set_access(4);
+            assert_eq!(e.access(), 4);
+            e.set_access(3);
+        }
+        e.set_tag(0xABCD);
+        assert_eq!(e.with_expire(None).tag(), e.tag());
+        assert_eq!(e.with_value(0, NewValue::Int(1)).tag(), e.tag());
     }
 
     #[test]

@@ -72,6 +72,7 @@ mod session;
 mod shard;
 mod store;
 mod sync;
+mod table;
 mod types;
 
 pub use api::SetOptions;

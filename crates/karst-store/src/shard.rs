@@ -5,7 +5,6 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use bytes::{Bytes, BytesMut};
-use hashbrown::HashTable;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use slab::Slab;
@@ -13,6 +12,7 @@ use slab::Slab;
 use crate::entry::{Entry, INLINE_MAX, NewValue, Stored, ValueType};
 use crate::error::Error;
 use crate::policy::{self, Policy};
+use crate::table::Table;
 use crate::types::{Kind, Obj};
 
 /// What the TTL index costs per key with a TTL (a B-tree slot of 16 bytes, nodes half full).
@@ -21,13 +21,6 @@ const TTL_COST: usize = 32;
 const HEAP_COST: usize = 72;
 /// What a collection costs beyond what it holds: its slot in the shard's object slab.
 const OBJ_COST: usize = std::mem::size_of::<Obj>() + 8;
-
-/// The table hash of a stored 32-bit hash: multiplied so that hashbrown's 7-bit tag (the top
-/// bits) and its bucket index (the low bits) both vary.
-#[inline]
-pub(crate) fn table_hash(h32: u32) -> u64 {
-    u64::from(h32).wrapping_mul(0x9E37_79B9_7F4A_7C15)
-}
 
 /// The key hash function of a store (seeded once per store).
 pub(crate) type Hasher = foldhash::fast::FixedState;
@@ -48,11 +41,6 @@ impl KeyHash {
     #[inline]
     pub(crate) fn h32(self) -> u32 {
         self.0 as u32
-    }
-
-    #[inline]
-    pub(crate) fn table(self) -> u64 {
-        table_hash(self.h32())
     }
 }
 
@@ -234,22 +222,72 @@ pub(crate) struct Stats {
 
 /// One database's part of a shard.
 #[derive(Debug, Default)]
+#[repr(C)]
 pub(crate) struct Db {
-    pub(crate) table: HashTable<Entry>,
+    pub(crate) table: Table,
     /// (expire ms, hash32) of every key with a TTL, with a count for the rare equal pairs.
     pub(crate) ttl: BTreeMap<(i64, u32), u32>,
 }
 
-/// Everything beside the tables, so that a found entry and the heap can be borrowed together.
+/// The databases of a shard. Database 0 is kept inline, so that its table header shares a cache
+/// line with the shard's lock (see [`Shard`]); the others are boxed.
 #[derive(Debug)]
+#[repr(C)]
+pub(crate) struct Dbs {
+    first: Db,
+    rest: Box<[Db]>,
+}
+
+impl Dbs {
+    fn new(databases: usize) -> Dbs {
+        Dbs { first: Db::default(), rest: (1..databases.max(1)).map(|_| Db::default()).collect() }
+    }
+
+    #[inline]
+    pub(crate) fn get(&self, db: usize) -> Option<&Db> {
+        if db == 0 { Some(&self.first) } else { self.rest.get(db - 1) }
+    }
+
+    #[inline]
+    pub(crate) fn get_mut(&mut self, db: usize) -> Option<&mut Db> {
+        if db == 0 { Some(&mut self.first) } else { self.rest.get_mut(db - 1) }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        1 + self.rest.len()
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Db> {
+        std::iter::once(&self.first).chain(self.rest.iter())
+    }
+
+    /// SWAPDB's exchange (indexes out of range are ignored: the caller checked them).
+    pub(crate) fn swap(&mut self, a: usize, b: usize) {
+        match (a.min(b), a.max(b)) {
+            (lo, hi) if lo == hi => {}
+            (0, hi) => {
+                if let Some(d) = self.rest.get_mut(hi - 1) {
+                    std::mem::swap(&mut self.first, d);
+                }
+            }
+            (lo, hi) if hi <= self.rest.len() => self.rest.swap(lo - 1, hi - 1),
+            _ => {}
+        }
+    }
+}
+
+/// Everything beside the tables, so that a found entry and the heap can be borrowed together.
+/// The fields every lookup touches come first (see [`Shard`]).
+#[derive(Debug)]
+#[repr(C)]
 pub(crate) struct Side {
-    heap: Slab<Bytes>,
-    objs: Slab<Obj>,
     /// INVARIANT: the sum of `cost()` of every entry, TTL_COST per TTL, HEAP_COST plus the length
     /// of every heap value, the allocation of every table and of the SIEVE queue.
     pub(crate) bytes: usize,
-    rng: SmallRng,
     pub(crate) stats: Stats,
+    heap: Slab<Bytes>,
+    objs: Slab<Obj>,
+    rng: SmallRng,
     sieve: VecDeque<(u32, u8)>,
     hand: usize,
     pub(crate) sieve_on: bool,
@@ -312,6 +350,22 @@ impl Side {
     }
 
     /// Releases what the entry's value holds outside the entry (a large string or a collection).
+    /// Removes the entry in slot `i` of `table` with its TTL and its value; the byte count
+    /// follows, the table's shrinking included.
+    fn unlink(
+        &mut self,
+        table: &mut Table,
+        ttl: &mut BTreeMap<(i64, u32), u32>,
+        i: usize,
+    ) -> Option<(Entry, Released)> {
+        let before = table.allocation_size();
+        let e = table.remove(i, &self.hasher)?;
+        self.bytes = (self.bytes + table.allocation_size()).saturating_sub(before);
+        self.untrack(ttl, &e);
+        let value = self.release(&e);
+        Some((e, value))
+    }
+
     fn release(&mut self, e: &Entry) -> Released {
         match e.stored() {
             Stored::Heap(ix) => match self.heap.try_remove(ix as usize) {
@@ -392,31 +446,30 @@ impl Side {
 }
 
 /// One shard. See the [module docs](self).
+///
+/// A lookup touches the shard's lock, database 0's table header, the byte count and the hit
+/// counters before it reaches the table. Laid out in this order, behind the lock's byte, they
+/// fill the first two cache lines of a 128-byte aligned shard (see `store::ShardSlot`), which
+/// the second line's address being known up front lets the CPU fetch together: with 1,024
+/// shards this metadata does not stay in cache, and every pointer between lock and table is a
+/// dependent miss.
 #[derive(Debug)]
+#[repr(C)]
 pub(crate) struct Shard {
-    pub(crate) dbs: Box<[Db]>,
+    pub(crate) dbs: Dbs,
     pub(crate) side: Side,
-}
-
-fn eq(key: &[u8]) -> impl Fn(&Entry) -> bool + '_ {
-    move |e: &Entry| e.key() == key
-}
-
-/// The table hash of an entry when its table grows (recomputed: see `entry`'s docs).
-fn rehash(hs: Hasher) -> impl Fn(&Entry) -> u64 {
-    move |e: &Entry| table_hash(h32_of(&hs, e.key()))
 }
 
 impl Shard {
     pub(crate) fn new(databases: usize, seed: u64, hasher: Hasher) -> Shard {
         Shard {
-            dbs: (0..databases).map(|_| Db::default()).collect(),
+            dbs: Dbs::new(databases),
             side: Side {
+                bytes: 0,
+                stats: Stats::default(),
                 heap: Slab::new(),
                 objs: Slab::new(),
-                bytes: 0,
                 rng: SmallRng::seed_from_u64(seed),
-                stats: Stats::default(),
                 sieve: VecDeque::new(),
                 hand: 0,
                 sieve_on: false,
@@ -443,19 +496,13 @@ impl Shard {
     ) -> Option<Found<'_>> {
         let Shard { dbs, side } = self;
         let Db { table, ttl } = dbs.get_mut(db)?;
-        match table.find_entry(h.table(), eq(key)) {
-            Err(_) => None,
-            Ok(occ) => {
-                if occ.get().is_expired(now) {
-                    let (e, _) = occ.remove();
-                    side.untrack(ttl, &e);
-                    side.release(&e);
-                    side.stats.expired += 1;
-                    None
-                } else {
-                    Some(Found { entry: occ.into_mut(), heap: &side.heap, objs: &side.objs })
-                }
-            }
+        let i = table.find_index(h.h32(), key)?;
+        if table.at(i)?.is_expired(now) {
+            side.unlink(table, ttl, i);
+            side.stats.expired += 1;
+            None
+        } else {
+            Some(Found { entry: table.at_mut(i)?, heap: &side.heap, objs: &side.objs })
         }
     }
 
@@ -470,26 +517,20 @@ impl Shard {
     ) -> Option<Found<'_>> {
         let Shard { dbs, side } = self;
         let Db { table, ttl } = dbs.get_mut(cx.db)?;
-        match table.find_entry(h.table(), eq(key)) {
-            Err(_) => {
-                side.stats.misses += u64::from(stats);
-                None
-            }
-            Ok(occ) => {
-                if occ.get().is_expired(cx.now) {
-                    let (e, _) = occ.remove();
-                    side.untrack(ttl, &e);
-                    side.release(&e);
-                    side.stats.expired += 1;
-                    side.stats.misses += u64::from(stats);
-                    None
-                } else {
-                    let e = occ.into_mut();
-                    side.touch(e, cx);
-                    side.stats.hits += u64::from(stats);
-                    Some(Found { entry: e, heap: &side.heap, objs: &side.objs })
-                }
-            }
+        let Some(i) = table.find_index(h.h32(), key) else {
+            side.stats.misses += u64::from(stats);
+            return None;
+        };
+        if table.at(i)?.is_expired(cx.now) {
+            side.unlink(table, ttl, i);
+            side.stats.expired += 1;
+            side.stats.misses += u64::from(stats);
+            None
+        } else {
+            let e = table.at_mut(i)?;
+            side.touch(e, cx);
+            side.stats.hits += u64::from(stats);
+            Some(Found { entry: e, heap: &side.heap, objs: &side.objs })
         }
     }
 
@@ -505,10 +546,9 @@ impl Shard {
     ) -> bool {
         let Shard { dbs, side } = self;
         let Some(Db { table, ttl }) = dbs.get_mut(cx.db) else { return false };
-        let before = table.allocation_size();
-        let live = match table.entry(h.table(), eq(key), rehash(side.hasher)) {
-            hashbrown::hash_table::Entry::Occupied(mut occ) => {
-                let old = occ.get();
+        match table.find_index(h.h32(), key) {
+            Some(i) => {
+                let Some(old) = table.at(i) else { return false };
                 let live = !old.is_expired(cx.now);
                 let expire = match expire {
                     Expire::Keep if live => old.expire(),
@@ -525,15 +565,16 @@ impl Shard {
                 // Overwriting a live key is an access (SIEVE keeps its visited bit).
                 let flags = if live { flags | crate::entry::VISITED } else { flags };
                 let new = side.make(key, val, expire, access, flags);
-                let old = std::mem::replace(occ.get_mut(), new);
-                side.untrack(ttl, &old);
-                side.track(ttl, occ.get());
+                side.track(ttl, &new);
+                if let Some(old) = table.replace(i, new) {
+                    side.untrack(ttl, &old);
+                }
                 if !live {
                     side.stats.expired += 1;
                 }
                 live
             }
-            hashbrown::hash_table::Entry::Vacant(vac) => {
+            None => {
                 let expire = match expire {
                     Expire::Keep => None,
                     Expire::Set(e) => e,
@@ -541,24 +582,21 @@ impl Shard {
                 let access = policy::initial_access(cx.lfu, cx.now);
                 let new = side.make(key, val, expire, access, flags);
                 side.track(ttl, &new);
-                vac.insert(new);
+                let before = table.allocation_size();
+                table.insert_new(h.h32(), new, &side.hasher);
+                side.bytes = (side.bytes + table.allocation_size()).saturating_sub(before);
                 side.sieve_push(h.h32(), cx.db);
                 false
             }
-        };
-        // `entry` may grow the table even when the key is there.
-        side.bytes += table.allocation_size().saturating_sub(before);
-        live
+        }
     }
 
     /// Removes a live key and hands back its value (expired keys are deleted and not returned).
     pub(crate) fn take(&mut self, db: usize, h: KeyHash, key: &[u8], now: i64) -> Option<Taken> {
         let Shard { dbs, side } = self;
         let Db { table, ttl } = dbs.get_mut(db)?;
-        let occ = table.find_entry(h.table(), eq(key)).ok()?;
-        let (e, _) = occ.remove();
-        side.untrack(ttl, &e);
-        let value = side.release(&e);
+        let i = table.find_index(h.h32(), key)?;
+        let (e, value) = side.unlink(table, ttl, i)?;
         if e.is_expired(now) {
             side.stats.expired += 1;
             return None;
@@ -636,7 +674,7 @@ impl Shard {
         }
         let Shard { dbs, side } = self;
         let Some(Db { table, ttl }) = dbs.get_mut(db) else { return false };
-        let Some(e) = table.find_mut(h.table(), eq(key)) else { return false };
+        let Some(e) = table.find_mut(h.h32(), key) else { return false };
         if e.expire() == expire {
             return true;
         }
@@ -676,7 +714,7 @@ impl Shard {
         let merged: Val<'_> = match cur {
             ValRef::Shared(_) => {
                 let Shard { dbs, side } = self;
-                let e = dbs.get_mut(cx.db)?.table.find_mut(h.table(), eq(key))?;
+                let e = dbs.get_mut(cx.db)?.table.find_mut(h.h32(), key)?;
                 let Stored::Heap(ix) = e.stored() else { return None };
                 let slot = side.heap.get_mut(ix as usize)?;
                 let b = std::mem::take(slot);
@@ -733,8 +771,8 @@ impl Shard {
                 let hs = self.side.hasher;
                 let key = d
                     .table
-                    .iter_hash(table_hash(h32))
-                    .find(|e| h32_of(&hs, e.key()) == h32 && e.expire() == Some(at))
+                    .find_hash_index(h32, |e| h32_of(&hs, e.key()) == h32 && e.expire() == Some(at))
+                    .and_then(|i| d.table.at(i))
                     .map(|e| e.key().to_vec());
                 match key {
                     Some(k) => {
@@ -790,13 +828,9 @@ impl Shard {
     /// A random live key of `db`.
     pub(crate) fn random_key(&mut self, db: usize, now: i64) -> Option<Bytes> {
         for _ in 0..8 {
-            let d = self.dbs.get(db)?;
-            let len = d.table.len();
-            if len == 0 {
-                return None;
-            }
-            let i = self.side.rng.random_range(0..len);
-            let e = self.dbs.get(db)?.table.iter().nth(i)?;
+            let r = self.side.rng.random::<u64>() as usize;
+            let table = &self.dbs.get(db)?.table;
+            let e = table.sample(r).and_then(|i| table.at(i))?;
             let key = Bytes::copy_from_slice(e.key());
             if !e.is_expired(now) {
                 return Some(key);
@@ -831,21 +865,18 @@ impl Shard {
         let h = KeyHash(u64::from(h32));
         let Shard { dbs, side } = self;
         let Some(Db { table, ttl }) = dbs.get_mut(db) else { return false };
-        let Ok(occ) = table.find_entry(h.table(), eq(&key)) else { return false };
-        let (e, _) = occ.remove();
-        side.untrack(ttl, &e);
-        side.release(&e);
+        let Some(i) = table.find_index(h.h32(), &key) else { return false };
+        side.unlink(table, ttl, i);
         side.stats.evicted += 1;
         true
     }
 
     fn volatile_key(&self, db: usize, at: i64, h32: u32) -> Option<Vec<u8>> {
-        self.dbs
-            .get(db)?
-            .table
-            .iter_hash(table_hash(h32))
-            .find(|e| h32_of(&self.side.hasher, e.key()) == h32 && e.expire() == Some(at))
-            .map(|e| e.key().to_vec())
+        let hs = &self.side.hasher;
+        let table = &self.dbs.get(db)?.table;
+        let i =
+            table.find_hash_index(h32, |e| h32_of(hs, e.key()) == h32 && e.expire() == Some(at))?;
+        table.at(i).map(|e| e.key().to_vec())
     }
 
     /// Redis's approximation: sample a few keys per database, evict the best of them.
@@ -875,33 +906,22 @@ impl Shard {
                     let at = if hi > lo { self.side.rng.random_range(lo..=hi) } else { lo };
                     let pick = d.ttl.range((at, 0)..).next().or_else(|| d.ttl.last_key_value());
                     if let Some((&(at, h32), _)) = pick {
-                        if let Some(e) = d
-                            .table
-                            .iter_hash(table_hash(h32))
-                            .find(|e| h32_of(&hs, e.key()) == h32 && e.expire() == Some(at))
-                        {
+                        let found = d.table.find_hash_index(h32, |e| {
+                            h32_of(&hs, e.key()) == h32 && e.expire() == Some(at)
+                        });
+                        if let Some(e) = found.and_then(|i| d.table.at(i)) {
                             picked.push(e);
                         }
                     }
                 }
             } else {
-                let len = d.table.len();
-                if len == 0 {
-                    continue;
-                }
-                let mut idx: Vec<usize> =
-                    (0..samples.min(len)).map(|_| self.side.rng.random_range(0..len)).collect();
-                idx.sort_unstable();
-                let mut it = d.table.iter();
-                let mut pos = 0;
-                for i in idx {
-                    if i < pos {
-                        continue;
+                for _ in 0..samples.min(d.table.len()) {
+                    let r = self.side.rng.random::<u64>() as usize;
+                    if let Some(e) = d.table.sample(r).and_then(|i| d.table.at(i)) {
+                        if !picked.iter().any(|p| std::ptr::eq(*p, e)) {
+                            picked.push(e);
+                        }
                     }
-                    if let Some(e) = it.nth(i - pos) {
-                        picked.push(e);
-                    }
-                    pos = i + 1;
                 }
             }
             let random = !matches!(
@@ -936,9 +956,7 @@ impl Shard {
         while !self.side.pool.is_empty() {
             let c = self.side.pool.remove(0);
             let live = self.dbs.get(c.db).is_some_and(|d| {
-                d.table
-                    .find(table_hash(c.h32), eq(&c.key))
-                    .is_some_and(|e| !volatile || e.expire().is_some())
+                d.table.find(c.h32, &c.key).is_some_and(|e| !volatile || e.expire().is_some())
             });
             if live {
                 return Some((c.db, c.h32, c.key.into_vec()));
@@ -979,7 +997,8 @@ impl Shard {
             let &(h32, db) = self.side.sieve.get(self.side.hand)?;
             let db = db as usize;
             let entry = self.dbs.get_mut(db).and_then(|d| {
-                d.table.iter_hash_mut(table_hash(h32)).find(|e| h32_of(&hs, e.key()) == h32)
+                let i = d.table.find_hash_index(h32, |e| h32_of(&hs, e.key()) == h32)?;
+                d.table.at_mut(i)
             });
             match entry {
                 None => {

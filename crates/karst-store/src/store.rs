@@ -102,16 +102,18 @@ impl Builder {
     pub fn build(self) -> Store {
         let seed = self.seed.unwrap_or_else(rand::random);
         let hasher = foldhash::fast::FixedState::with_seed(seed);
-        let shards: Box<[Mutex<Shard>]> = (0..self.shards)
+        let shards: Box<[ShardSlot]> = (0..self.shards)
             .map(|i| {
-                Mutex::new(Shard::new(
+                ShardSlot::new(Mutex::new(Shard::new(
                     self.databases,
                     seed ^ (i as u64).wrapping_mul(0x9E37),
                     hasher,
-                ))
+                )))
             })
             .collect();
-        let fixed = self.shards * (std::mem::size_of::<Mutex<Shard>>() + 64 * self.databases);
+        let fixed = self.shards
+            * (std::mem::size_of::<ShardSlot>()
+                + std::mem::size_of::<crate::shard::Db>() * (self.databases - 1));
         let now = self.clock.now_ms();
         Store {
             inner: Arc::new(Inner {
@@ -135,9 +137,12 @@ impl Builder {
     }
 }
 
+/// A shard on its own pair of cache lines (the layout is explained at [`Shard`]).
+type ShardSlot = crossbeam_utils::CachePadded<Mutex<Shard>>;
+
 #[derive(Debug)]
 pub(crate) struct Inner {
-    shards: Box<[Mutex<Shard>]>,
+    shards: Box<[ShardSlot]>,
     mask: u64,
     hasher: foldhash::fast::FixedState,
     pub(crate) databases: usize,
