@@ -74,7 +74,7 @@ fi
 if $have_nightly && cargo +nightly miri --version >/dev/null 2>&1; then
   # The unsafe code of the project: karst-mem (all of it) and karst-store's entry module.
   MIRIFLAGS="-Zmiri-strict-provenance" cargo +nightly miri test -q -p karst-mem --lib
-  MIRIFLAGS="-Zmiri-strict-provenance" cargo +nightly miri test -q -p karst-store --lib -- entry
+  MIRIFLAGS="-Zmiri-strict-provenance" cargo +nightly miri test -q -p karst-store --lib -- entry:: table::
 else
   skip "no nightly toolchain with Miri"
 fi

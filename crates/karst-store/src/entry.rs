@@ -11,14 +11,15 @@
 //! value       inline bytes | i64 little-endian | u32 index into the shard's heap or objects
 //! ```
 //!
-//! The table holds a thin pointer to that allocation (8 bytes a slot): a 16-byte key with a
-//! 32-byte value costs 8 + 48 bytes in one allocation (a 64-byte size class) plus 9 bytes per
-//! table bucket. The key's hash is not stored: recomputing it when a table grows costs a few
+//! The table holds a thin pointer to that allocation (8 bytes a slot), whose unused top 16 bits
+//! carry the table's tag of the key (see `table`): a 16-byte key with a 32-byte value costs
+//! 8 + 48 bytes in one allocation (a 64-byte size class) plus one slot. The key's hash is not
+//! stored: recomputing it when a table grows or a removal shifts a probe run costs a few
 //! nanoseconds a key, and the 4 bytes would push such an entry from glibc's 64-byte chunks into
-//! its 80-byte ones (mimalloc rounds both to 64). Why not a struct with fields: a `Bytes` alone is 32 bytes and an `Option<i64>`
-//! 16; in the table those would cost 1.5 to 2 times their size again because a hash table is
-//! never full. Why not `Box<[u8]>`: its fat pointer made every bucket 17 bytes instead of 9, a
-//! measured 17 bytes per key at one million keys (the table is half full right after it grows).
+//! its 80-byte ones (mimalloc rounds both to 64). Why not a struct with fields: a `Bytes` alone
+//! is 32 bytes and an `Option<i64>` 16; in the table those would cost 1.5 to 2 times their size
+//! again because a hash table is never full. Why not `Box<[u8]>`: its fat pointer made every
+//! slot 16 bytes, a measured 17 bytes per key more at one million keys.
 //!
 //! This is the crate's only unsafe code: allocation, release, and the view of the allocation as
 //! a byte slice. Everything else reads and writes through that slice.

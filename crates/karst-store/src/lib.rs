@@ -3,9 +3,11 @@
 //! # Components
 //!
 //! - [`Store`]: the keyspace, split into shards (a power of two, 1024 by default). A key's hash,
-//!   computed once per command, picks the shard (high bits) and drives the shard's hashbrown
-//!   table (low 32 bits; recomputed from the key when a table grows). Each shard is a small lock over its tables (one per database),
-//!   its TTL index, its large values, its eviction state and its byte count.
+//!   computed once per command, picks the shard (high bits) and drives the shard's table (low
+//!   32 bits; recomputed from the key when a table grows): open addressing over 8-byte entry
+//!   pointers that carry a tag of the hash in their spare bits. Each shard is a small lock over
+//!   its tables (one per database), its TTL index, its large values, its eviction state and its
+//!   byte count.
 //! - Entries are packed: one allocation holds the metadata (expire, LRU/LFU clock, type and
 //!   encoding flags), the key and a value up to 512 bytes; integers are kept as `i64`;
 //!   larger values are shared [`bytes::Bytes`], handed out by reference.
