@@ -1,5 +1,6 @@
 //! The store handle: shards, settings, the dispatcher and the statistics.
 
+use crossbeam_utils::CachePadded;
 use std::hash::BuildHasher;
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
@@ -122,13 +123,13 @@ impl Builder {
                 hasher,
                 databases: self.databases,
                 clock: self.clock,
-                used: AtomicI64::new(0),
+                used: CachePadded::new(AtomicI64::new(0)),
                 fixed,
                 maxmemory: AtomicU64::new(self.maxmemory),
                 policy: AtomicU8::new(self.policy.to_u8()),
                 samples: AtomicUsize::new(self.samples),
                 expire_cursor: AtomicUsize::new(0),
-                evict_cursor: AtomicUsize::new(0),
+                evict_cursor: CachePadded::new(AtomicUsize::new(0)),
                 lastsave: AtomicI64::new(now / 1000),
                 limits: EncodingLimits::default().to_array().map(AtomicI64::new),
                 blocking: crate::blocking::Registry::default(),
@@ -138,7 +139,7 @@ impl Builder {
 }
 
 /// A shard on its own pair of cache lines (the layout is explained at [`Shard`]).
-type ShardSlot = crossbeam_utils::CachePadded<Mutex<Shard>>;
+type ShardSlot = CachePadded<Mutex<Shard>>;
 
 #[derive(Debug)]
 pub(crate) struct Inner {
@@ -147,15 +148,18 @@ pub(crate) struct Inner {
     hasher: foldhash::fast::FixedState,
     pub(crate) databases: usize,
     clock: Arc<dyn Clock>,
-    /// Sum of the bytes of every shard (each guard adds its shard's change when released).
-    used: AtomicI64,
+    /// Sum of the bytes of every shard (each guard adds its shard's change when released). On a
+    /// cache line of its own: writes change it from every thread, and the fields around it are
+    /// read by every command.
+    used: CachePadded<AtomicI64>,
     /// What the shards cost empty.
     fixed: usize,
     maxmemory: AtomicU64,
     policy: AtomicU8,
     samples: AtomicUsize,
     expire_cursor: AtomicUsize,
-    evict_cursor: AtomicUsize,
+    /// Moved by every eviction from every thread: its own cache line too.
+    evict_cursor: CachePadded<AtomicUsize>,
     pub(crate) lastsave: AtomicI64,
     /// [`EncodingLimits`], field by field (read once per collection command).
     limits: [AtomicI64; 8],
