@@ -200,6 +200,9 @@ impl Ext {
         if body.eq_ignore_ascii_case(b"inf") || body.eq_ignore_ascii_case(b"infinity") {
             return Some(Ext { neg, mant: 0, exp: 0, inf: true });
         }
+        if let Some(hex) = body.strip_prefix(b"0x").or_else(|| body.strip_prefix(b"0X")) {
+            return Ext::parse_hex(neg, hex);
+        }
         let mut digits = Big(Vec::new());
         let (mut any, mut dot, mut exp10, mut i, mut sig) = (false, false, 0i64, 0, 0usize);
         while let Some(&c) = body.get(i) {
@@ -256,6 +259,69 @@ impl Ext {
         let (q, sticky) =
             if t >= 0 { num.div(&den.shl(t as u32)) } else { num.shl((-t) as u32).div(&den) };
         let r = round(neg, q, t, sticky);
+        if r.inf || r.mant == 0 { None } else { Some(r) }
+    }
+
+    /// `strtold`'s hexadecimal form after its `0x`: hex digits with an optional point, then an
+    /// optional `p` and a decimal power of two (`0x1.8p1` is 3). Rounded once, like the
+    /// decimal form.
+    fn parse_hex(neg: bool, s: &[u8]) -> Option<Ext> {
+        let mut digits = Big(Vec::new());
+        let (mut any, mut dot, mut exp2, mut i, mut sig, mut lost) =
+            (false, false, 0i64, 0, 0usize, false);
+        while let Some(&c) = s.get(i) {
+            match (c, char::from(c).to_digit(16)) {
+                (b'.', _) if !dot => dot = true,
+                (_, Some(d)) => {
+                    any = true;
+                    // 32 digits (128 bits) are kept; the rest only move the exponent and
+                    // decide the rounding of an exact halfway case.
+                    if sig < 32 {
+                        digits.mul_add_small(16, d);
+                        if !digits.is_zero() {
+                            sig += 1;
+                        }
+                        if dot {
+                            exp2 -= 4;
+                        }
+                    } else {
+                        lost |= d != 0;
+                        if !dot {
+                            exp2 += 4;
+                        }
+                    }
+                }
+                _ => break,
+            }
+            i += 1;
+        }
+        if !any {
+            return None;
+        }
+        if let Some(&c) = s.get(i) {
+            if c != b'p' && c != b'P' {
+                return None;
+            }
+            let e = std::str::from_utf8(s.get(i + 1..)?).ok()?;
+            if e.is_empty() || e.starts_with(['+', '-']) && e.len() == 1 {
+                return None;
+            }
+            let v: i64 =
+                e.parse().unwrap_or(if e.starts_with('-') { -1_000_000 } else { 1_000_000 });
+            exp2 = exp2.saturating_add(v.clamp(-1_000_000, 1_000_000));
+        }
+        if digits.is_zero() {
+            return Some(Ext { neg, mant: 0, exp: 0, inf: false });
+        }
+        let top = exp2 + i64::from(digits.bits());
+        if !(-20_000..=20_000).contains(&top) {
+            return None; // ERANGE, as in the decimal form
+        }
+        let t = digits.bits() as i32 - 68;
+        let one = Big::from_u128(1);
+        let (q, sticky) =
+            if t >= 0 { digits.div(&one.shl(t as u32)) } else { digits.shl((-t) as u32).div(&one) };
+        let r = round(neg, q, t + exp2 as i32, sticky || lost);
         if r.inf || r.mant == 0 { None } else { Some(r) }
     }
 
@@ -422,13 +488,54 @@ mod tests {
 
     #[test]
     fn parse_rejects_what_strtold_and_redis_reject() {
-        for bad in
-            ["", " 1", "1 ", "nan", "abc", "1e", "e5", ".", "-", "1e99999", "1e-99999", "0x10"]
-        {
+        for bad in [
+            "",
+            " 1",
+            "1 ",
+            "nan",
+            "abc",
+            "1e",
+            "e5",
+            ".",
+            "-",
+            "1e99999",
+            "1e-99999",
+            "0x",
+            "0x.",
+            "0x1p",
+            "0x1p+",
+            "0xg",
+            "0x1q",
+            "0x1p99999",
+            "0x1p-99999",
+            "0x1p1.5",
+            " 0x1",
+        ] {
             assert!(Ext::parse(bad.as_bytes()).is_none(), "{bad}");
         }
-        for ok in ["1", "-1.5", ".5", "5.", "+2", "1e400", "inf", "-Infinity", "0"] {
+        for ok in ["1", "-1.5", ".5", "5.", "+2", "1e400", "inf", "-Infinity", "0", "0x0p9999"] {
             assert!(Ext::parse(ok.as_bytes()).is_some(), "{ok}");
         }
+        // Hexadecimal, as strtold reads it (values checked against redis-server's INCRBYFLOAT).
+        let human = |s: &str| Ext::parse(s.as_bytes()).map(Ext::to_human);
+        for (hex, dec) in [
+            ("0x10", "16"),
+            ("0x1p3", "8"),
+            ("0X1.8p1", "3"),
+            ("-0x.8", "-0.5"),
+            ("0xA.Bp-2", "2.671875"),
+            ("+0x1P+4", "16"),
+            ("0x00000000000000000000000000000000001", "1"),
+            ("0x1.00000000000000000000000000000000001p0", "1"),
+        ] {
+            assert_eq!(human(hex).as_deref(), Some(dec), "{hex}");
+        }
+        // Past 64 bits the mantissa rounds half to even, as the decimal form does (the last
+        // bit of 1.0's mantissa is 2^-63).
+        let ext = |s: &str| Ext::parse(s.as_bytes());
+        assert_eq!(ext("0x1.0000000000000001p0"), ext("1"));
+        assert_eq!(ext("0x1.00000000000000010000001p0"), ext("0x1.0000000000000002p0"));
+        assert_eq!(ext("0x1.0000000000000003p0"), ext("0x1.0000000000000004p0"));
+        assert_ne!(ext("0x1.0000000000000002p0"), ext("1"));
     }
 }
