@@ -395,6 +395,14 @@ fn server_commands() {
         let keys = w.call(&["COMMAND", "GETKEYS", "MSET", "a", "1", "b", "2"]);
         assert_eq!(keys, Frame::Array(vec![Frame::bulk("a"), Frame::bulk("b")]));
     }
+    // Movable keys, located by their numkeys argument (replies as redis-server 7.0 gives them).
+    let keys =
+        w.call(&["COMMAND", "GETKEYS", "ZUNIONSTORE", "d", "2", "a", "b", "WEIGHTS", "1", "2"]);
+    assert_eq!(keys, Frame::Array(vec![Frame::bulk("d"), Frame::bulk("a"), Frame::bulk("b")]));
+    let keys = w.call(&["COMMAND", "GETKEYS", "BLMPOP", "0", "1", "k", "LEFT"]);
+    assert_eq!(keys, Frame::Array(vec![Frame::bulk("k")]));
+    w.cmd(&["COMMAND", "GETKEYS", "ZUNION", "3", "a", "b"]);
+    w.expect(b"-ERR Invalid arguments specified for command\r\n");
     let Frame::Array(list) = w.call(&["COMMAND", "LIST"]) else { panic!() };
     assert_eq!(list.len(), n as usize);
     assert!(matches!(w.call(&["COMMAND", "DOCS", "ping"]), Frame::Array(a) if a.len() == 2));

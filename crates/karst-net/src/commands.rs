@@ -914,16 +914,16 @@ fn command(args: Args<'_>, out: &mut Output) {
             if (spec.arity > 0 && argc != spec.arity) || argc < -spec.arity {
                 return out.error("ERR Invalid number of arguments specified for command");
             }
-            if spec.first_key <= 0 {
-                return out.error("ERR The command has no key arguments");
-            }
-            let last =
-                if spec.last_key < 0 { argc + spec.last_key } else { spec.last_key.min(argc - 1) };
-            let step = spec.step.max(1);
-            let keys: Vec<i32> = (spec.first_key..=last).step_by(step as usize).collect();
+            let keys = match spec.key_positions(argc as usize, |i| args.get(i + 2)) {
+                None => return out.error("ERR Invalid arguments specified for command"),
+                Some(k) if k.is_empty() => {
+                    return out.error("ERR The command has no key arguments");
+                }
+                Some(k) => k,
+            };
             out.array(keys.len());
             for k in keys {
-                let key = args.get((k + 2) as usize).unwrap_or_default();
+                let key = args.get(k + 2).unwrap_or_default();
                 if with_flags {
                     out.array(2);
                     out.bulk(key);

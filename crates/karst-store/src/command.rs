@@ -96,6 +96,69 @@ pub struct CommandSpec {
     pub handler: Handler,
 }
 
+/// Commands whose keys follow a `numkeys` argument, with that argument's position.
+const NUMKEYS_AT: &[(&str, usize)] = &[
+    ("zunion", 1),
+    ("zinter", 1),
+    ("zdiff", 1),
+    ("zintercard", 1),
+    ("sintercard", 1),
+    ("lmpop", 1),
+    ("zmpop", 1),
+    ("zunionstore", 2),
+    ("zinterstore", 2),
+    ("zdiffstore", 2),
+    ("blmpop", 2),
+    ("bzmpop", 2),
+];
+
+/// C's `atoi`, which Redis uses to read `numkeys` when it locates keys: leading blanks, a sign,
+/// then digits up to the first other byte (`"2x"` is 2, `"x"` is 0).
+fn atoi(s: &[u8]) -> i64 {
+    let s = s.trim_ascii_start();
+    let (neg, digits) = match s.first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let n = digits
+        .iter()
+        .take_while(|c| c.is_ascii_digit())
+        .fold(0i64, |n, c| n.saturating_mul(10).saturating_add(i64::from(c - b'0')));
+    if neg { -n } else { n }
+}
+
+impl CommandSpec {
+    /// The positions of a call's keys (`arg(0)` is the command's name, `argc` counts it), as
+    /// COMMAND GETKEYS lists them: the table's first, last and step, then, for commands whose
+    /// keys follow a `numkeys` argument, those keys. `None` when `numkeys` does not fit the
+    /// arguments (Redis: "Invalid arguments specified for command"); empty for a command
+    /// without keys.
+    pub fn key_positions<'a>(
+        &self,
+        argc: usize,
+        arg: impl Fn(usize) -> Option<&'a [u8]>,
+    ) -> Option<Vec<usize>> {
+        let mut keys = Vec::new();
+        if self.first_key > 0 {
+            let argc = argc as i32;
+            let last = if self.last_key < 0 { argc + self.last_key } else { self.last_key };
+            let last = last.min(argc - 1);
+            let step = self.step.max(1) as usize;
+            keys.extend((self.first_key..=last).step_by(step).map(|k| k as usize));
+        }
+        if let Some(&(_, at)) = NUMKEYS_AT.iter().find(|(name, _)| *name == self.name) {
+            let n = atoi(arg(at)?);
+            let room = argc.saturating_sub(at + 1) as i64;
+            if n < 1 || n > room {
+                return None;
+            }
+            keys.extend(at + 1..at + 1 + n as usize);
+        }
+        Some(keys)
+    }
+}
+
 /// The longest command name (`cluster|countkeysinslot` has 24 characters; room to spare).
 const NAME_MAX: usize = 40;
 
@@ -175,5 +238,41 @@ mod tests {
         assert!(lookup(b"nosuchcommand").is_none());
         assert!(lookup(&[b'a'; 100]).is_none());
         assert!(lookup(b"").is_none());
+    }
+
+    /// COMMAND GETKEYS answers, checked against redis-server 7.0.
+    #[test]
+    fn key_positions_follow_numkeys() {
+        let keys = |line: &str| {
+            let args: Vec<&[u8]> = line.split(' ').map(str::as_bytes).collect();
+            let spec = lookup(args[0]).expect("known command");
+            spec.key_positions(args.len(), |i| args.get(i).copied()).map(|v| {
+                v.iter().map(|&i| String::from_utf8_lossy(args[i]).into_owned()).collect::<Vec<_>>()
+            })
+        };
+        let ok = |line: &str, want: &[&str]| {
+            let want: Vec<String> = want.iter().map(|k| k.to_string()).collect();
+            assert_eq!(keys(line), Some(want), "{line}");
+        };
+        ok("zunion 2 a b weights 1 2", &["a", "b"]);
+        ok("zunionstore d 2 a b", &["d", "a", "b"]);
+        ok("zinterstore d 1 a", &["d", "a"]);
+        ok("zdiffstore d 2 a b", &["d", "a", "b"]);
+        ok("zintercard 2 a b limit 5", &["a", "b"]);
+        ok("sintercard 2 a b", &["a", "b"]);
+        ok("lmpop 2 a b left", &["a", "b"]);
+        ok("blmpop 0 2 a b left count 2", &["a", "b"]);
+        ok("zmpop 1 a min", &["a"]);
+        ok("bzmpop 1.5 2 a b max", &["a", "b"]);
+        ok("zunion 2x a b", &["a", "b"]);
+        ok("mset a 1 b 2", &["a", "b"]);
+        ok("get k", &["k"]);
+        ok("ping", &[]);
+        for bad in ["zunion 3 a b", "zunion 0 a", "zunion x a", "zunion -1 a", "zunionstore d 0 a"]
+        {
+            assert_eq!(keys(bad), None, "{bad}");
+        }
+        assert_eq!(keys("lmpop 0 a left"), None);
+        assert_eq!(keys("sintercard 5 a"), None);
     }
 }
