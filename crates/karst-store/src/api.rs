@@ -286,6 +286,6 @@ impl Store {
 
     /// FLUSHALL.
     pub fn flushall(&self) {
-        crate::cmd::keys::op_flush(self, None);
+        crate::cmd::keys::op_flush(self, None, false);
     }
 }

@@ -445,6 +445,15 @@ impl Side {
     }
 }
 
+/// What [`Shard::take_all`] took out of a shard, freed when dropped.
+#[derive(Debug)]
+pub(crate) struct Emptied {
+    _dbs: Dbs,
+    _heap: Slab<Bytes>,
+    _objs: Slab<Obj>,
+    _sieve: VecDeque<(u32, u8)>,
+}
+
 /// One shard. See the [module docs](self).
 ///
 /// A lookup touches the shard's lock, database 0's table header, the byte count and the hit
@@ -748,6 +757,29 @@ impl Shard {
             side.release(&e);
         }
         d.ttl.clear();
+    }
+
+    /// Empties the shard, every database, without freeing anything: what it held is handed
+    /// back for the caller to drop after the lock is released (FLUSHALL ASYNC). O(1) under the
+    /// lock; the byte count drops to zero at once.
+    pub(crate) fn take_all(&mut self) -> Emptied {
+        let databases = self.dbs.len();
+        let dbs = std::mem::replace(&mut self.dbs, Dbs::new(databases));
+        let side = &mut self.side;
+        side.bytes = 0;
+        side.pool.clear();
+        side.hand = 0;
+        Emptied {
+            _dbs: dbs,
+            _heap: std::mem::take(&mut side.heap),
+            _objs: std::mem::take(&mut side.objs),
+            _sieve: std::mem::take(&mut side.sieve),
+        }
+    }
+
+    /// True if no database but `db` holds a key.
+    pub(crate) fn only_in(&self, db: usize) -> bool {
+        self.dbs.iter().enumerate().all(|(i, d)| i == db || d.table.len() == 0)
     }
 
     /// Number of keys (expired or not) and of keys with a TTL in `db`.

@@ -616,6 +616,39 @@ mod tests {
     /// of a random mix over every type: collections growing, converting between encodings,
     /// shrinking, emptying, moving between keys and databases, expiring and being overwritten.
     #[test]
+    fn accounting_follows_tables_growing_shrinking_and_lazy_flushes() {
+        let store = Store::builder().shards(4).hash_seed(3).build();
+        let check = |when: &str| {
+            for i in 0..store.shard_count() {
+                let g = store.lock_index(i);
+                assert_eq!(g.bytes(), g.recount(), "{when}");
+            }
+        };
+        let long = "v".repeat(600);
+        for round in 0..3 {
+            for i in 0..3000 {
+                let v = if i % 7 == 0 { long.as_str() } else { "v" };
+                store.execute(["SET", &format!("k{i}"), v, "PX", "100000"]);
+                store.execute(["SADD", &format!("s{}", i % 50), &i.to_string()]);
+            }
+            check("filled");
+            for i in (0..3000).step_by(2) {
+                store.execute(["DEL", &format!("k{i}")]);
+            }
+            check("half deleted");
+            store.execute(["MOVE", "k1", "1"]);
+            store.execute(["FLUSHDB", "ASYNC"]);
+            check("db 0 flushed");
+            assert_eq!(store.dbsize(0), 0, "round {round}");
+            assert_eq!(store.dbsize(1), 1, "round {round}");
+            store.execute(["FLUSHALL", "ASYNC"]);
+            check("all flushed");
+            assert_eq!((store.dbsize(0), store.dbsize(1)), (0, 0));
+            assert_eq!(store.used_memory(), store.fixed_bytes(), "round {round}");
+        }
+    }
+
+    #[test]
     fn accounting_follows_every_collection_change() {
         let store = Store::builder().shards(4).hash_seed(7).build();
         let mut x: u64 = 0x2545_f491_4f6c_dd1d;
@@ -634,6 +667,8 @@ mod tests {
                 _ => next(300).to_string(),
             };
             let cmd: Vec<String> = match next(16) {
+                _ if step % 1000 == 499 => vec!["FLUSHDB".into(), "ASYNC".into()],
+                _ if step % 1000 == 999 => vec!["FLUSHALL".into(), "ASYNC".into()],
                 0 => vec!["HSET".into(), key, m.clone(), m],
                 1 => vec!["HDEL".into(), key, m],
                 2 => vec!["RPUSH".into(), key, m],

@@ -639,24 +639,40 @@ fn dbsize(store: &Store, s: &mut Session, _args: Args<'_>, out: &mut Output) {
     out.integer(store.dbsize(s.db) as i64);
 }
 
-fn flush_mode(args: &Args<'_>) -> Result<(), Error> {
+/// FLUSHDB's and FLUSHALL's optional argument: true for ASYNC.
+fn flush_mode(args: &Args<'_>) -> Result<bool, Error> {
     match args.len() {
-        1 => Ok(()),
-        2 if is(arg(args, 1), "sync") || is(arg(args, 1), "async") => Ok(()),
+        1 => Ok(false),
+        2 if is(arg(args, 1), "sync") => Ok(false),
+        2 if is(arg(args, 1), "async") => Ok(true),
         _ => Err(Error::Syntax),
     }
 }
 
 /// Deletes every key of `db` (or of every database), all shards locked at once.
-pub(crate) fn op_flush(store: &Store, db: Option<usize>) {
-    let mut locked = store.lock_many((0..store.shard_count()).collect());
-    for i in 0..store.shard_count() {
-        if let Some(g) = locked.shard(i) {
+///
+/// `lazy` (ASYNC) frees the memory on a thread of its own after the locks are released, as
+/// Redis's lazyfree does: each shard holding no other database's keys is emptied in O(1) under
+/// its lock; a shard that does is cleared in place. The accounted memory drops at once; the
+/// process's RSS follows as the thread frees.
+pub(crate) fn op_flush(store: &Store, db: Option<usize>, lazy: bool) {
+    let mut emptied = Vec::new();
+    {
+        let mut locked = store.lock_many((0..store.shard_count()).collect());
+        for i in 0..store.shard_count() {
+            let Some(g) = locked.shard(i) else { continue };
             match db {
+                _ if lazy && db.is_none_or(|d| g.only_in(d)) => emptied.push(g.take_all()),
                 Some(d) => g.clear(d),
                 None => (0..store.databases()).for_each(|d| g.clear(d)),
             }
         }
+    }
+    if !emptied.is_empty() {
+        // If no thread can be started, the closure, and so the memory, is dropped right here.
+        let _ = std::thread::Builder::new().name("karst-lazyfree".into()).spawn(move || {
+            drop(emptied);
+        });
     }
 }
 
@@ -664,22 +680,26 @@ pub(crate) fn op_flush(store: &Store, db: Option<usize>) {
 /// FLUSHDB [ASYNC | SYNC]
 /// ```
 fn flushdb(store: &Store, s: &mut Session, args: Args<'_>, out: &mut Output) {
-    if let Err(e) = flush_mode(&args) {
-        return err(out, e);
+    match flush_mode(&args) {
+        Ok(lazy) => {
+            op_flush(store, Some(s.db), lazy);
+            out.ok();
+        }
+        Err(e) => err(out, e),
     }
-    op_flush(store, Some(s.db));
-    out.ok();
 }
 
 /// ```text
 /// FLUSHALL [ASYNC | SYNC]
 /// ```
 fn flushall(store: &Store, _s: &mut Session, args: Args<'_>, out: &mut Output) {
-    if let Err(e) = flush_mode(&args) {
-        return err(out, e);
+    match flush_mode(&args) {
+        Ok(lazy) => {
+            op_flush(store, None, lazy);
+            out.ok();
+        }
+        Err(e) => err(out, e),
     }
-    op_flush(store, None);
-    out.ok();
 }
 
 /// ```text
