@@ -91,70 +91,16 @@ fn timeout_not_float() -> Error {
 }
 
 /// `strtold` on the whole of `raw`, as Redis's `string2ld` accepts it: no leading space, no
-/// trailing text, no NaN, no overflow past the long double range (the decimal form is checked
-/// by the exact long double parser; the value itself is read as an f64, precise enough for
-/// milliseconds).
+/// trailing text, no NaN, no overflow past the long double range. The long double is read
+/// exactly, then rounded to an f64, precise enough for milliseconds.
 fn parse_float(raw: &[u8]) -> Option<f64> {
-    let (neg, body) = match raw.first() {
-        Some(b'-') => (true, raw.get(1..)?),
-        Some(b'+') => (false, raw.get(1..)?),
-        _ => (false, raw),
-    };
-    if let Some(hex) = body.strip_prefix(b"0x").or_else(|| body.strip_prefix(b"0X")) {
-        let v = parse_hex_float(hex)?;
-        return Some(if neg { -v } else { v });
-    }
     let exact = crate::ldouble::Ext::parse(raw)?;
-    let v: f64 = std::str::from_utf8(raw).ok()?.parse().ok()?;
-    if v.is_nan() {
-        return None;
-    }
-    // 1e400 is finite as a long double and inf as an f64: either way its product overflows the
-    // conversion. 1e-400 is not zero as a long double: the least positive f64 rounds up as well.
-    if v == 0.0 && exact != crate::ldouble::Ext::default() && !neg {
+    let v = exact.to_f64();
+    // 1e-400 is not zero as a long double: the least positive f64 rounds up as well.
+    if v == 0.0 && exact != crate::ldouble::Ext::default() && v.is_sign_positive() {
         return Some(f64::MIN_POSITIVE);
     }
     Some(v)
-}
-
-/// The part of a C hexadecimal float after `0x`: hex digits with an optional point, then an
-/// optional binary exponent `p[+-]digits`.
-fn parse_hex_float(s: &[u8]) -> Option<f64> {
-    let (mut v, mut scale, mut any, mut dot, mut i) = (0f64, 0i64, false, false, 0);
-    while let Some(&c) = s.get(i) {
-        let d = match c {
-            b'0'..=b'9' => c - b'0',
-            b'a'..=b'f' => c - b'a' + 10,
-            b'A'..=b'F' => c - b'A' + 10,
-            b'.' if !dot => {
-                dot = true;
-                i += 1;
-                continue;
-            }
-            _ => break,
-        };
-        any = true;
-        v = v * 16.0 + f64::from(d);
-        if dot {
-            scale -= 4;
-        }
-        i += 1;
-    }
-    if !any {
-        return None;
-    }
-    if let Some(&c) = s.get(i) {
-        if c != b'p' && c != b'P' {
-            return None;
-        }
-        let e = std::str::from_utf8(s.get(i + 1..)?).ok()?;
-        if e.is_empty() || !e.trim_start_matches(['+', '-']).bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
-        let e: i64 = e.parse().unwrap_or(if e.starts_with('-') { -100_000 } else { 100_000 });
-        scale = scale.saturating_add(e);
-    }
-    Some(v * 2f64.powi(scale.clamp(-20_000, 20_000) as i32))
 }
 
 /// Blocks the session on `keys` (none of which can serve it now) for `timeout_ms` (0: forever).

@@ -136,6 +136,25 @@ impl Big {
     }
 }
 
+/// The exponent after `e` or `p`: an optional sign and at least one digit, nothing else (else
+/// `strtold` would stop before it and the string is refused), saturated at `limit`, far past
+/// any long double.
+fn exponent(s: &[u8], limit: i64) -> Option<i64> {
+    let (neg, digits) = match s.first() {
+        Some(b'-') => (true, s.get(1..)?),
+        Some(b'+') => (false, s.get(1..)?),
+        _ => (false, s),
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let v = digits
+        .iter()
+        .fold(0i64, |n, d| n.saturating_mul(10).saturating_add(i64::from(d - b'0')))
+        .min(limit);
+    Some(if neg { -v } else { v })
+}
+
 /// An x87 extended value: `(-1)^neg × mant × 2^exp`, `mant` with its top bit set (or zero).
 /// The default is +0.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -235,12 +254,7 @@ impl Ext {
             if c != b'e' && c != b'E' {
                 return None;
             }
-            let e = std::str::from_utf8(body.get(i + 1..)?).ok()?;
-            if e.is_empty() || e.starts_with(['+', '-']) && e.len() == 1 {
-                return None;
-            }
-            let v: i64 = e.parse().unwrap_or(if e.starts_with('-') { -100_000 } else { 100_000 });
-            exp10 = exp10.saturating_add(v.clamp(-100_000, 100_000));
+            exp10 = exp10.saturating_add(exponent(body.get(i + 1..)?, 100_000)?);
         }
         if digits.is_zero() {
             return Some(Ext { neg, mant: 0, exp: 0, inf: false });
@@ -302,13 +316,7 @@ impl Ext {
             if c != b'p' && c != b'P' {
                 return None;
             }
-            let e = std::str::from_utf8(s.get(i + 1..)?).ok()?;
-            if e.is_empty() || e.starts_with(['+', '-']) && e.len() == 1 {
-                return None;
-            }
-            let v: i64 =
-                e.parse().unwrap_or(if e.starts_with('-') { -1_000_000 } else { 1_000_000 });
-            exp2 = exp2.saturating_add(v.clamp(-1_000_000, 1_000_000));
+            exp2 = exp2.saturating_add(exponent(s.get(i + 1..)?, 1_000_000)?);
         }
         if digits.is_zero() {
             return Some(Ext { neg, mant: 0, exp: 0, inf: false });
@@ -323,6 +331,17 @@ impl Ext {
             if t >= 0 { digits.div(&one.shl(t as u32)) } else { digits.shl((-t) as u32).div(&one) };
         let r = round(neg, q, t + exp2 as i32, sticky || lost);
         if r.inf || r.mant == 0 { None } else { Some(r) }
+    }
+
+    /// The nearest f64, within a rounding: infinite past its range, zero below it.
+    pub(crate) fn to_f64(self) -> f64 {
+        let sign = if self.neg { -1.0 } else { 1.0 };
+        if self.inf {
+            return sign * f64::INFINITY;
+        }
+        // Two half powers, so that neither overflows nor underflows on its own.
+        let half = self.exp / 2;
+        sign * (self.mant as f64) * 2f64.powi(half) * 2f64.powi(self.exp - half)
     }
 
     pub(crate) fn is_inf(self) -> bool {
@@ -510,6 +529,12 @@ mod tests {
             "0x1p-99999",
             "0x1p1.5",
             " 0x1",
+            "0e5x",
+            "0x0p1x",
+            "1e+-5",
+            "1e--5",
+            "0e",
+            "0x0p",
         ] {
             assert!(Ext::parse(bad.as_bytes()).is_none(), "{bad}");
         }
@@ -537,5 +562,14 @@ mod tests {
         assert_eq!(ext("0x1.00000000000000010000001p0"), ext("0x1.0000000000000002p0"));
         assert_eq!(ext("0x1.0000000000000003p0"), ext("0x1.0000000000000004p0"));
         assert_ne!(ext("0x1.0000000000000002p0"), ext("1"));
+        // As an f64 (blocking timeouts).
+        let f = |s: &str| ext(s).map(Ext::to_f64);
+        for (text, v) in [("1.5", 1.5), ("-0.001", -0.001), ("0x1.8p1", 3.0), ("1e300", 1e300)] {
+            assert_eq!(f(text), Some(v), "{text}");
+        }
+        assert_eq!(f("1e400"), Some(f64::INFINITY));
+        assert_eq!(f("-inf"), Some(f64::NEG_INFINITY));
+        assert_eq!(f("1e-400"), Some(0.0));
+        assert_eq!(f("0x1p-1070"), Some(f64::from_bits(16)));
     }
 }
