@@ -42,30 +42,46 @@ fn free_port() -> u16 {
 }
 
 impl Redis {
+    /// A redis-server of our own on a free port. The tests of this file start theirs in
+    /// parallel, so a port can be handed to two of them: the one whose server lost the bind
+    /// would talk to the other's. HELLO's reply names the server's process, so a server that is
+    /// not ours is dropped and another port tried.
     fn start() -> Option<Redis> {
-        let port = free_port();
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", ""])
-            .args(["--appendonly", "no", "--protected-mode", "no", "--loglevel", "warning"])
-            .stdout(Stdio::null())
-            .spawn();
-        let Ok(child) = child else {
-            eprintln!("SKIP: redis-server is not installed; differential tests need it");
-            return None;
-        };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let conn = loop {
-            if let Ok(c) = TcpStream::connect(("127.0.0.1", port)) {
-                break c;
+        for _ in 0..5 {
+            let port = free_port();
+            let child = Command::new("redis-server")
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", ""])
+                .args(["--appendonly", "no", "--protected-mode", "no", "--loglevel", "warning"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn();
+            let Ok(child) = child else {
+                eprintln!("SKIP: redis-server is not installed; differential tests need it");
+                return None;
+            };
+            let deadline = Instant::now() + Duration::from_secs(10);
+            let conn = loop {
+                if let Ok(c) = TcpStream::connect(("127.0.0.1", port)) {
+                    break c;
+                }
+                assert!(Instant::now() < deadline, "redis-server did not start on port {port}");
+                std::thread::sleep(Duration::from_millis(20));
+            };
+            conn.set_read_timeout(Some(Duration::from_secs(10))).ok();
+            let pid = i64::from(child.id());
+            let mut redis =
+                Redis { child, conn, buf: BytesMut::new(), parser: ReplyParser::default() };
+            let info = redis.call(&[b"INFO".to_vec(), b"server".to_vec()]);
+            let ours = matches!(&info, Frame::Bulk(b)
+                if String::from_utf8_lossy(b).contains(&format!("process_id:{pid}\r\n")));
+            if !ours {
+                continue; // dropping `redis` stops the child, if it ever started
             }
-            assert!(Instant::now() < deadline, "redis-server did not start on port {port}");
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        conn.set_read_timeout(Some(Duration::from_secs(10))).ok();
-        let mut redis = Redis { child, conn, buf: BytesMut::new(), parser: ReplyParser::default() };
-        let hello = redis.call(&[b"HELLO".to_vec(), b"3".to_vec()]);
-        assert!(matches!(hello, Frame::Map(_)), "HELLO 3: {hello:?}");
-        Some(redis)
+            let hello = redis.call(&[b"HELLO".to_vec(), b"3".to_vec()]);
+            assert!(matches!(hello, Frame::Map(_)), "HELLO 3: {hello:?}");
+            return Some(redis);
+        }
+        panic!("no redis-server of our own after 5 ports");
     }
 
     fn call(&mut self, args: &[Vec<u8>]) -> Frame {

@@ -213,7 +213,7 @@ fn stores_across_shards_see_every_source() {
 }
 
 #[test]
-fn zscan_returns_every_member_that_stays_while_others_change() {
+fn zscan_returns_every_member_that_stays_while_scores_and_others_change() {
     let (s, _) = store();
     zadd_many(&s, "z", 1000, |i| format!("m{i:04}"));
     // Ties in score: 50 members on one score are returned together.
@@ -234,9 +234,11 @@ fn zscan_returns_every_member_that_stays_while_others_change() {
                 seen.insert(String::from_utf8_lossy(m).into_owned());
             }
         }
-        // Churn: remove members scanned or not, and add new ones, between calls.
+        // Churn: remove members scanned or not, add new ones, and move a member that is
+        // still there to a score below every other (a score-ordered cursor would skip it).
         run(&s, &format!("ZREM z m{:04}", 999 - rounds));
         run(&s, &format!("ZADD z {} new{rounds}", rounds * 7));
+        run(&s, &format!("ZADD z -{} m{:04}", rounds + 1, 499 - rounds));
         rounds += 1;
         cursor = String::from_utf8_lossy(next).into_owned();
         if cursor == "0" {

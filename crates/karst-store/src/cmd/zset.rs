@@ -978,21 +978,12 @@ fn zrandmember(store: &Store, s: &mut Session, args: Args<'_>, out: &mut Output)
     });
 }
 
-/// An order-keeping integer image of a score (-0 and 0 alike), so that a cursor can name "the
-/// scores above this one".
-fn score_key(v: f64) -> u64 {
-    let v = if v == 0.0 { 0.0 } else { v };
-    let b = v.to_bits();
-    if b >> 63 == 1 { !b } else { b | (1 << 63) }
-}
-
 /// ```text
 /// ZSCAN key cursor [MATCH pattern] [COUNT count]
 /// ```
-/// `[next cursor, [member, score, …]]`. A compact set comes whole (as in Redis). Otherwise
-/// the cursor is the order-keeping image of the last score returned plus one, and a batch ends
-/// on a change of score, so that members there from start to end come at least once
-/// whatever else changes.
+/// `[next cursor, [member, score, …]]`. A compact set comes whole (as in Redis); a large one in
+/// the order of its members' hashes (Redis's reverse-binary cursor, as HSCAN), so a member there
+/// from start to end comes at least once whatever changes, its own score included.
 fn zscan(store: &Store, s: &mut Session, args: Args<'_>, out: &mut Output) {
     let Some(cursor) = parse_cursor(arg(&args, 2)) else {
         return err(out, Error::Other("ERR invalid cursor".into()));
@@ -1021,39 +1012,11 @@ fn zscan(store: &Store, s: &mut Session, args: Args<'_>, out: &mut Output) {
             return out.array(0);
         };
         let keep = |m: &[u8]| pattern.is_none_or(|p| crate::glob::matches(p, m));
-        let compact = z.encoding() == "listpack";
-        let lo = if compact || cursor == 0 {
-            0
-        } else {
-            // The first element whose score's image is above the cursor's (a binary search
-            // over ranks).
-            let from = cursor - 1;
-            let (mut l, mut h) = (0usize, z.len());
-            while l < h {
-                let mid = l + (h - l) / 2;
-                match z.at(mid) {
-                    Some((_, v)) if score_key(v) <= from => l = mid + 1,
-                    _ => h = mid,
-                }
-            }
-            l
-        };
         let mut batch: Vec<(&[u8], f64)> = Vec::new();
-        let mut next = 0u64;
-        let mut last: Option<f64> = None;
-        z.walk(lo, false, |m, v| {
-            if !compact
-                && batch.len() >= count
-                && last.is_some_and(|l| score_key(l) != score_key(v))
-            {
-                next = last.map_or(0, |l| score_key(l).wrapping_add(1));
-                return false;
-            }
-            last = Some(v);
+        let next = z.scan(cursor, count, |m, v| {
             if keep(m) {
                 batch.push((m, v));
             }
-            true
         });
         out.array(2);
         out.bulk(itoa::Buffer::new().format(next));
@@ -1468,9 +1431,6 @@ mod tests {
         assert!(parse_score_bound(b"nan").is_err());
         assert_eq!(parse_lex_bound(b"[a"), Ok(LexBound::Incl(b"a")));
         assert!(parse_lex_bound(b"+a").is_err());
-        assert!(score_key(-1.0) < score_key(0.0) && score_key(-0.0) == score_key(0.0));
-        assert!(score_key(f64::NEG_INFINITY) < score_key(-1e300));
-        assert!(score_key(1.0) < score_key(f64::INFINITY));
     }
 }
 

@@ -201,48 +201,19 @@ impl Table {
 }
 
 impl Table {
-    /// The bucket count (hashbrown: a power of two, 7/8 of it usable, or all but one below 8)
-    /// and the mask of what a probe of a hash uses: its home bits and its top 7 (the tag).
-    /// `scan` and `random` rest on this; their tests fail if hashbrown ever changes it.
     fn probe_mask(&self) -> (u64, u64) {
-        let cap = self.t.capacity();
-        let buckets = if cap < 8 { cap + 1 } else { cap / 7 * 8 }.next_power_of_two() as u64;
-        (buckets, (buckets - 1) | (0x7F << 57))
+        super::probe_mask(&self.t)
     }
 
-    /// Pairs by reversed field hash from `cursor` on: whole home buckets (all pairs of a
-    /// bucket share the top bits of the reversed hash) until `count` pairs are out. A bucket's
-    /// pairs are found with one probe per tag (128, all in the same cache lines), so a call
-    /// costs O(count) probes rather than a walk of the table: measured (release) 6 µs a call of
-    /// COUNT 10 at 1 000 fields, 60 µs at 1 000 000 (a walk there: ~10 ms). After a shrink, a
-    /// cursor may point inside a bucket's range: only pairs at or past it are returned.
+    /// Pairs by reversed field hash from `cursor` on (see [`super::scan_table`]).
     fn scan<'a>(&'a self, cursor: u64, count: usize, out: &mut Vec<(&'a [u8], &'a [u8])>) -> u64 {
-        let (buckets, mask) = self.probe_mask();
-        let bits = buckets.trailing_zeros();
-        if bits == 0 {
-            out.extend(self.t.iter().map(|b| split(b)));
-            return 0;
-        }
-        let shift = 64 - bits;
-        let (mut prefix, end) = (cursor >> shift, 1u64 << bits);
-        let start = out.len();
-        while prefix < end {
-            let home = (prefix << shift).reverse_bits();
-            for tag in 0..128u64 {
-                let h = home | (tag << 57);
-                for b in self.t.iter_hash(h) {
-                    let fh = field_hash(field_of(b));
-                    if (fh ^ h) & mask == 0 && fh.reverse_bits() >= cursor {
-                        out.push(split(b));
-                    }
-                }
-            }
-            prefix += 1;
-            if out.len() - start >= count.max(1) {
-                break;
-            }
-        }
-        if prefix >= end { 0 } else { prefix << shift }
+        super::scan_table(
+            &self.t,
+            |b| field_hash(field_of(b)),
+            cursor,
+            count,
+            |b| out.push(split(b)),
+        )
     }
 }
 

@@ -317,6 +317,27 @@ impl ZSet {
         }
     }
 
+    /// ZSCAN from `cursor`: a compact set whole (cursor 0 next, as in Redis); a large one by
+    /// member hash ([`super::scan_table`]), so that a member present from the first call to the
+    /// last comes at least once even if its score changes in between. Returns the next cursor.
+    pub(crate) fn scan<'a>(
+        &'a self,
+        cursor: u64,
+        count: usize,
+        mut f: impl FnMut(&'a [u8], f64),
+    ) -> u64 {
+        match &self.repr {
+            Repr::Small(p) => {
+                p.walk(0, false, |m, v| {
+                    f(m, v);
+                    true
+                });
+                0
+            }
+            Repr::Big(t) => t.scan(cursor, count, f),
+        }
+    }
+
     /// Visits the elements of ascending ranks `[lo, hi)`, in descending order if `rev`.
     pub(crate) fn visit<'a>(
         &'a self,
@@ -783,6 +804,16 @@ impl Tree {
     fn less(&self, a: u32, b: u32) -> bool {
         let (x, y) = (self.node(a), self.node(b));
         cmp_key(x.score, &x.member, y.score, &y.member) == Ordering::Less
+    }
+
+    fn scan<'a>(&'a self, cursor: u64, count: usize, mut f: impl FnMut(&'a [u8], f64)) -> u64 {
+        let nodes = &self.nodes;
+        let hash = |&i: &u32| nodes.get(i as usize).map_or(0, |n| self.hasher.hash_one(&*n.member));
+        super::scan_table(&self.index, hash, cursor, count, |&i| {
+            if let Some(n) = nodes.get(i as usize) {
+                f(&n.member, n.score);
+            }
+        })
     }
 
     fn find(&self, member: &[u8]) -> Option<u32> {
