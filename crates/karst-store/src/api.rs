@@ -1,5 +1,5 @@
 //! The typed embedded API: the same operations as the commands, without RESP. Every call works
-//! on database 0 (use [`Store::execute_in`] with a [`crate::Session`] for others).
+//! in the handle's database: 0, or the one [`Store::select`] chose.
 
 use bytes::Bytes;
 
@@ -83,8 +83,9 @@ fn val(value: &Bytes) -> Val<'_> {
 }
 
 impl Store {
+    /// The context of a typed call: this handle's database, now.
     fn cx0(&self) -> Ctx {
-        self.ctx(&Session::new())
+        Ctx { db: self.db, ..self.ctx(&Session::new()) }
     }
 
     fn room_for(&self, key: &[u8]) -> Result<()> {
@@ -165,7 +166,7 @@ impl Store {
             .zip(hashes)
             .filter(|(k, h)| {
                 let shard = locked.shard(self.shard_of(*h));
-                shard.and_then(|g| g.take(0, *h, k.as_ref(), now)).is_some()
+                shard.and_then(|g| g.take(self.db, *h, k.as_ref(), now)).is_some()
             })
             .count()
     }
@@ -181,7 +182,7 @@ impl Store {
     pub fn exists(&self, key: impl AsRef<[u8]>) -> bool {
         let key = key.as_ref();
         let h = self.hash(key);
-        self.lock(h).find(0, h, key, self.now()).is_some()
+        self.lock(h).find(self.db, h, key, self.now()).is_some()
     }
 
     /// MGET: one value or None per key, read atomically.
@@ -237,13 +238,13 @@ impl Store {
         let at = now.checked_add(ms).ok_or(Error::InvalidExpire("pexpire"))?;
         let h = self.hash(key);
         let mut g = self.lock(h);
-        if g.find(0, h, key, now).is_none() {
+        if g.find(self.db, h, key, now).is_none() {
             return Ok(false);
         }
         if at <= now {
-            let _ = g.take(0, h, key, now);
+            let _ = g.take(self.db, h, key, now);
         } else {
-            g.set_expire(0, h, key, now, Some(at));
+            g.set_expire(self.db, h, key, now, Some(at));
         }
         Ok(true)
     }
@@ -254,8 +255,8 @@ impl Store {
         let now = self.now();
         let h = self.hash(key);
         let mut g = self.lock(h);
-        let had = g.find(0, h, key, now).is_some_and(|f| f.entry.expire().is_some());
-        had && g.set_expire(0, h, key, now, None)
+        let had = g.find(self.db, h, key, now).is_some_and(|f| f.entry.expire().is_some());
+        had && g.set_expire(self.db, h, key, now, None)
     }
 
     /// PTTL: milliseconds left, -1 without TTL, -2 without key.
@@ -264,7 +265,7 @@ impl Store {
         let now = self.now();
         let h = self.hash(key);
         let mut g = self.lock(h);
-        let e = g.find(0, h, key, now).map(|f| f.entry.expire());
+        let e = g.find(self.db, h, key, now).map(|f| f.entry.expire());
         Ok(crate::cmd::keys::op_ttl(e, now, true, false))
     }
 

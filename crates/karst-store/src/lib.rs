@@ -17,7 +17,7 @@
 //! - Expiry: lazy on access plus [`Store::active_expire_cycle`], which the server calls
 //!   periodically. Eviction: every Redis policy plus `allkeys-sieve` ([`Policy`]).
 //! - The embedded API: typed calls ([`Store::get`], [`Store::set`], …) and [`Store::execute`]
-//!   for any command.
+//!   for any command, in database 0 or, through [`Store::select`], in any other.
 //!
 //! # Guarantees
 //!

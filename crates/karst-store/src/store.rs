@@ -117,6 +117,7 @@ impl Builder {
                 + std::mem::size_of::<crate::shard::Db>() * (self.databases - 1));
         let now = self.clock.now_ms();
         Store {
+            db: 0,
             inner: Arc::new(Inner {
                 mask: (self.shards - 1) as u64,
                 shards,
@@ -169,10 +170,15 @@ pub(crate) struct Inner {
 
 /// The engine: cheap to clone, usable from any thread.
 ///
+/// A `Store` is also a handle on one database: the typed calls ([`Store::get`], …) and
+/// [`Store::execute`] work in database 0, or in the one [`Store::select`] names.
+///
 /// See the [crate docs](crate) for an example.
 #[derive(Clone, Debug)]
 pub struct Store {
     pub(crate) inner: Arc<Inner>,
+    /// The database of the typed calls and of `execute`.
+    pub(crate) db: usize,
 }
 
 // `Store` is shared across threads by design.
@@ -524,13 +530,39 @@ impl Store {
         }
     }
 
-    /// Runs one command in-process on database 0 and returns its reply (RESP3 form).
+    /// Runs one command in-process in this handle's database (0 unless [`Store::select`] chose
+    /// another) and returns its reply (RESP3 form).
     pub fn execute<I, A>(&self, args: I) -> Frame
     where
         I: IntoIterator<Item = A>,
         A: AsRef<[u8]>,
     {
-        self.execute_in(&mut Session::new(), args)
+        let mut session = Session::new();
+        session.db = self.db;
+        self.execute_in(&mut session, args)
+    }
+
+    /// A handle on database `n` of the same store, as SELECT: its typed calls and
+    /// [`Store::execute`] work there. As cheap as a clone.
+    ///
+    /// ```
+    /// let store = karst_store::Store::new();
+    /// let sessions = store.select(1)?;
+    /// sessions.set("k", "in db 1")?;
+    /// assert_eq!(store.get("k")?, None);
+    /// assert_eq!(sessions.get("k")?.as_deref(), Some(&b"in db 1"[..]));
+    /// # Ok::<(), karst_store::Error>(())
+    /// ```
+    pub fn select(&self, n: usize) -> crate::Result<Store> {
+        if n >= self.databases() {
+            return Err(crate::Error::DbIndexOutOfRange);
+        }
+        Ok(Store { inner: Arc::clone(&self.inner), db: n })
+    }
+
+    /// The database this handle works in.
+    pub fn db(&self) -> usize {
+        self.db
     }
 
     /// Runs one command in-process in `session` (so SELECT sticks) and returns its reply. A

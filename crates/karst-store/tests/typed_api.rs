@@ -23,3 +23,33 @@ fn get_with_reads_every_kind_of_value_in_place() {
         assert_eq!(store.get_with(key, |v| v == &copied[..]).unwrap(), Some(true));
     }
 }
+
+#[test]
+fn select_gives_typed_calls_and_execute_another_database() {
+    let store = Store::builder().databases(4).build();
+    let db2 = store.select(2).unwrap();
+    assert_eq!((store.db(), db2.db()), (0, 2));
+    assert!(matches!(store.select(4), Err(karst_store::Error::DbIndexOutOfRange)));
+
+    store.set("k", "zero").unwrap();
+    db2.set("k", "two").unwrap();
+    db2.mset(&[("a", "1"), ("b", "2")]).unwrap();
+    assert_eq!(db2.incr("a").unwrap(), 2);
+    assert!(db2.expire_ms("b", 60_000).unwrap());
+    assert!(db2.ttl_ms("b").unwrap() > 0);
+    assert!(db2.persist("b"));
+
+    assert_eq!(store.get("k").unwrap(), Some(Bytes::from("zero")));
+    assert_eq!(db2.get("k").unwrap(), Some(Bytes::from("two")));
+    assert_eq!(
+        db2.mget(&["a", "b", "k"]),
+        vec![Some("2".into()), Some("2".into()), Some("two".into())]
+    );
+    assert!(!store.exists("a") && db2.exists("a"));
+    assert_eq!((store.dbsize(0), store.dbsize(2)), (1, 3));
+    // execute starts in the handle's database.
+    assert_eq!(db2.execute(["DBSIZE"]), karst_store::Frame::Integer(3));
+    assert_eq!(store.execute(["DBSIZE"]), karst_store::Frame::Integer(1));
+    assert_eq!(db2.del(&["a", "b", "k", "missing"]), 3);
+    assert_eq!(store.get("k").unwrap(), Some(Bytes::from("zero")));
+}
