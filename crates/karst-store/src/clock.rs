@@ -13,15 +13,57 @@ pub trait Clock: Send + Sync + Debug {
 }
 
 /// The system's wall clock.
+///
+/// Every command reads the time (expiry, the LRU stamp), and the system call behind it costs
+/// 20–30 ns on the machines measured: a third of an embedded GET of a key in cache. So on x86-64
+/// each thread keeps the last reading with the CPU's time-stamp counter at that moment, and
+/// reuses it while the counter has moved less than [`REUSE_CYCLES`]: at most 50 µs at any clock
+/// rate of 1 GHz or more, the same order as Redis's one reading per command.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct SystemClock;
 
+/// How far the time-stamp counter may move before the clock is read again.
+#[cfg(target_arch = "x86_64")]
+const REUSE_CYCLES: u64 = 50_000;
+
+fn system_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code, reason = "reading the time-stamp counter")]
+fn cycles() -> u64 {
+    // SAFETY: RDTSC reads a counter; it has no preconditions and touches no memory.
+    unsafe { std::arch::x86_64::_rdtsc() }
+}
+
 impl Clock for SystemClock {
+    #[cfg(target_arch = "x86_64")]
     fn now_ms(&self) -> i64 {
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-            .unwrap_or(0)
+        use std::cell::Cell;
+        thread_local! {
+            /// (counter, milliseconds) at this thread's last reading of the clock.
+            static LAST: Cell<(u64, i64)> = const { Cell::new((0, 0)) };
+        }
+        let now = cycles();
+        LAST.with(|last| {
+            let (at, ms) = last.get();
+            // A counter behind the last reading (another core's) reads the clock again too.
+            if at != 0 && now.wrapping_sub(at) < REUSE_CYCLES {
+                return ms;
+            }
+            let ms = system_ms();
+            last.set((now, ms));
+            ms
+        })
+    }
+
+    #[cfg(not(target_arch = "x86_64"))]
+    fn now_ms(&self) -> i64 {
+        system_ms()
     }
 }
 
@@ -58,5 +100,28 @@ impl Default for MockClock {
 impl Clock for MockClock {
     fn now_ms(&self) -> i64 {
         self.now.load(Ordering::SeqCst)
+    }
+}
+
+#[cfg(all(test, not(karst_loom)))]
+mod tests {
+    use super::*;
+
+    /// The reused reading never runs ahead of the system clock and never sticks: after a
+    /// sleep the clock has moved at least as far as the sleep.
+    #[test]
+    fn system_clock_follows_the_system_time() {
+        let clock = SystemClock;
+        for _ in 0..5 {
+            let before = clock.now_ms();
+            assert!(before <= system_ms());
+            for _ in 0..1000 {
+                assert!(clock.now_ms() >= before);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+            let after = clock.now_ms();
+            assert!(after >= before + 5, "{before} then {after} after sleeping 5 ms");
+            assert!(after <= system_ms());
+        }
     }
 }
