@@ -67,6 +67,13 @@ fn listening(port: u16, mut child: Option<&mut Child>) -> bool {
             }
         }
         if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            // The port may have been handed to two tests at once, and what answered may be the
+            // other test's server while ours is failing to bind it: ours must still be running
+            // a moment later (a server that cannot bind exits at once).
+            if let Some(c) = child.as_deref_mut() {
+                std::thread::sleep(Duration::from_millis(100));
+                return matches!(c.try_wait(), Ok(None));
+            }
             return true;
         }
         std::thread::sleep(Duration::from_millis(20));
