@@ -21,8 +21,9 @@
 //! again because a hash table is never full. Why not `Box<[u8]>`: its fat pointer made every
 //! slot 16 bytes, a measured 17 bytes per key more at one million keys.
 //!
-//! This is the crate's only unsafe code: allocation, release, and the view of the allocation as
-//! a byte slice. Everything else reads and writes through that slice.
+//! This is the crate's only unsafe code touching memory (the other is `clock`'s read of the
+//! time-stamp counter): allocation, release, the tag in the pointer and the view of the
+//! allocation as a byte slice. Everything else reads and writes through that slice.
 
 #![allow(unsafe_code, reason = "the thin entry pointer; see the module docs")]
 

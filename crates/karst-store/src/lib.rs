@@ -55,7 +55,8 @@
 //! # Ok::<(), karst_store::Error>(())
 //! ```
 
-// Unsafe code lives in `entry` only (the thin entry pointer), which opts in.
+// Unsafe code lives in `entry` (the thin entry pointer) and in `clock` (one read of the CPU's
+// time-stamp counter), which opt in.
 #![deny(unsafe_code)]
 
 mod api;
