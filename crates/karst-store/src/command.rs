@@ -115,16 +115,9 @@ const NUMKEYS_AT: &[(&str, usize)] = &[
 /// C's `atoi`, which Redis uses to read `numkeys` when it locates keys: leading blanks, a sign,
 /// then digits up to the first other byte (`"2x"` is 2, `"x"` is 0).
 fn atoi(s: &[u8]) -> i64 {
-    let s = s.trim_ascii_start();
-    let (neg, digits) = match s.first() {
-        Some(b'-') => (true, &s[1..]),
-        Some(b'+') => (false, &s[1..]),
-        _ => (false, s),
-    };
-    let n = digits
-        .iter()
-        .take_while(|c| c.is_ascii_digit())
-        .fold(0i64, |n, c| n.saturating_mul(10).saturating_add(i64::from(c - b'0')));
+    let (neg, s) = crate::cmd::split_sign(s.trim_ascii_start());
+    let digits = s.iter().position(|c| !c.is_ascii_digit()).map_or(s, |end| &s[..end]);
+    let n = crate::cmd::saturating_decimal(digits);
     if neg { -n } else { n }
 }
 

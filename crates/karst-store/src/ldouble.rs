@@ -136,22 +136,59 @@ impl Big {
     }
 }
 
-/// The exponent after `e` or `p`: an optional sign and at least one digit, nothing else (else
-/// `strtold` would stop before it and the string is refused), saturated at `limit`, far past
-/// any long double.
-fn exponent(s: &[u8], limit: i64) -> Option<i64> {
-    let (neg, digits) = match s.first() {
-        Some(b'-') => (true, s.get(1..)?),
-        Some(b'+') => (false, s.get(1..)?),
-        _ => (false, s),
-    };
+/// The digits of a number before its exponent, read in base `radix` (10 or 16).
+struct Significand<'a> {
+    /// The first `keep` significant digits as an integer.
+    digits: Big,
+    /// How many significant digits `digits` holds.
+    sig: usize,
+    /// The power of `radix` that scales `digits` to the number (digits after the point count
+    /// down, integer digits past `keep` count up).
+    shift: i64,
+    /// A non-zero digit was past `keep` (it decides an exact halfway rounding).
+    lost: bool,
+    /// What follows the digits.
+    rest: &'a [u8],
+}
+
+/// Digits with at most one point, as `strtold` reads them; None without a single digit.
+fn significand(s: &[u8], radix: u32, keep: usize) -> Option<Significand<'_>> {
+    let mut m = Significand { digits: Big(Vec::new()), sig: 0, shift: 0, lost: false, rest: s };
+    let (mut any, mut dot) = (false, false);
+    while let Some((&c, rest)) = m.rest.split_first() {
+        match (c, char::from(c).to_digit(radix)) {
+            (b'.', _) if !dot => dot = true,
+            (_, Some(d)) => {
+                any = true;
+                if m.sig < keep {
+                    m.digits.mul_add_small(radix, d);
+                    m.sig += usize::from(!m.digits.is_zero());
+                    m.shift -= i64::from(dot);
+                } else {
+                    m.lost |= d != 0;
+                    m.shift += i64::from(!dot);
+                }
+            }
+            _ => break,
+        }
+        m.rest = rest;
+    }
+    any.then_some(m)
+}
+
+/// The exponent in what follows the digits: nothing (0), or `marker` in either case and an
+/// optional sign and at least one digit, nothing else (else `strtold` would stop before it and
+/// the string is refused), saturated at `limit`, far past any long double.
+fn exponent_after(rest: &[u8], marker: u8, limit: i64) -> Option<i64> {
+    let Some((&m, digits)) = rest.split_first() else { return Some(0) };
+    if !m.eq_ignore_ascii_case(&marker) {
+        return None;
+    }
+    let (neg, digits) = crate::cmd::split_sign(digits);
     if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    let v = digits
-        .iter()
-        .fold(0i64, |n, d| n.saturating_mul(10).saturating_add(i64::from(d - b'0')))
-        .min(limit);
+    let v = crate::cmd::saturating_decimal(digits).min(limit);
     Some(if neg { -v } else { v })
 }
 
@@ -211,51 +248,17 @@ impl Ext {
         if s.is_empty() || s.len() >= 5 * 1024 {
             return None;
         }
-        let (neg, body) = match s.first() {
-            Some(b'-') => (true, s.get(1..)?),
-            Some(b'+') => (false, s.get(1..)?),
-            _ => (false, s),
-        };
+        let (neg, body) = crate::cmd::split_sign(s);
         if body.eq_ignore_ascii_case(b"inf") || body.eq_ignore_ascii_case(b"infinity") {
             return Some(Ext { neg, mant: 0, exp: 0, inf: true });
         }
         if let Some(hex) = body.strip_prefix(b"0x").or_else(|| body.strip_prefix(b"0X")) {
             return Ext::parse_hex(neg, hex);
         }
-        let mut digits = Big(Vec::new());
-        let (mut any, mut dot, mut exp10, mut i, mut sig) = (false, false, 0i64, 0, 0usize);
-        while let Some(&c) = body.get(i) {
-            match c {
-                b'0'..=b'9' => {
-                    any = true;
-                    // A 64-bit mantissa needs 20 significant digits; 40 are kept, the rest only
-                    // move the exponent (they could matter only for an exact halfway case).
-                    if sig < 40 {
-                        digits.mul_add_small(10, u32::from(c - b'0'));
-                        if !digits.is_zero() {
-                            sig += 1;
-                        }
-                        if dot {
-                            exp10 -= 1;
-                        }
-                    } else if !dot {
-                        exp10 += 1;
-                    }
-                }
-                b'.' if !dot => dot = true,
-                _ => break,
-            }
-            i += 1;
-        }
-        if !any {
-            return None;
-        }
-        if let Some(&c) = body.get(i) {
-            if c != b'e' && c != b'E' {
-                return None;
-            }
-            exp10 = exp10.saturating_add(exponent(body.get(i + 1..)?, 100_000)?);
-        }
+        // A 64-bit mantissa needs 20 significant digits; 40 are kept.
+        let m = significand(body, 10, 40)?;
+        let exp10 = m.shift.saturating_add(exponent_after(m.rest, b'e', 100_000)?);
+        let (digits, sig) = (m.digits, m.sig);
         if digits.is_zero() {
             return Some(Ext { neg, mant: 0, exp: 0, inf: false });
         }
@@ -272,52 +275,18 @@ impl Ext {
         let t = num.bits() as i32 - den.bits() as i32 - 68;
         let (q, sticky) =
             if t >= 0 { num.div(&den.shl(t as u32)) } else { num.shl((-t) as u32).div(&den) };
-        let r = round(neg, q, t, sticky);
+        let r = round(neg, q, t, sticky || m.lost);
         if r.inf || r.mant == 0 { None } else { Some(r) }
     }
 
     /// `strtold`'s hexadecimal form after its `0x`: hex digits with an optional point, then an
     /// optional `p` and a decimal power of two (`0x1.8p1` is 3). Rounded once, like the
     /// decimal form.
-    fn parse_hex(neg: bool, s: &[u8]) -> Option<Ext> {
-        let mut digits = Big(Vec::new());
-        let (mut any, mut dot, mut exp2, mut i, mut sig, mut lost) =
-            (false, false, 0i64, 0, 0usize, false);
-        while let Some(&c) = s.get(i) {
-            match (c, char::from(c).to_digit(16)) {
-                (b'.', _) if !dot => dot = true,
-                (_, Some(d)) => {
-                    any = true;
-                    // 32 digits (128 bits) are kept; the rest only move the exponent and
-                    // decide the rounding of an exact halfway case.
-                    if sig < 32 {
-                        digits.mul_add_small(16, d);
-                        if !digits.is_zero() {
-                            sig += 1;
-                        }
-                        if dot {
-                            exp2 -= 4;
-                        }
-                    } else {
-                        lost |= d != 0;
-                        if !dot {
-                            exp2 += 4;
-                        }
-                    }
-                }
-                _ => break,
-            }
-            i += 1;
-        }
-        if !any {
-            return None;
-        }
-        if let Some(&c) = s.get(i) {
-            if c != b'p' && c != b'P' {
-                return None;
-            }
-            exp2 = exp2.saturating_add(exponent(s.get(i + 1..)?, 1_000_000)?);
-        }
+    pub(crate) fn parse_hex(neg: bool, s: &[u8]) -> Option<Ext> {
+        // 32 digits (128 bits) are kept.
+        let m = significand(s, 16, 32)?;
+        let exp2 = (4 * m.shift).saturating_add(exponent_after(m.rest, b'p', 1_000_000)?);
+        let digits = m.digits;
         if digits.is_zero() {
             return Some(Ext { neg, mant: 0, exp: 0, inf: false });
         }
@@ -329,7 +298,7 @@ impl Ext {
         let one = Big::from_u128(1);
         let (q, sticky) =
             if t >= 0 { digits.div(&one.shl(t as u32)) } else { digits.shl((-t) as u32).div(&one) };
-        let r = round(neg, q, t + exp2 as i32, sticky || lost);
+        let r = round(neg, q, t + exp2 as i32, sticky || m.lost);
         if r.inf || r.mant == 0 { None } else { Some(r) }
     }
 

@@ -644,9 +644,8 @@ fn unknown_command(name: &[u8], args: Args<'_>, out: &mut Output) {
 mod tests {
     use super::*;
 
-    /// The running byte count of every shard equals a recount from scratch after every command
-    /// of a random mix over every type: collections growing, converting between encodings,
-    /// shrinking, emptying, moving between keys and databases, expiring and being overwritten.
+    /// The running byte count of every shard equals a recount from scratch while the keyspace
+    /// tables grow, shrink after deletions, and are emptied by FLUSHDB and FLUSHALL ASYNC.
     #[test]
     fn accounting_follows_tables_growing_shrinking_and_lazy_flushes() {
         let store = Store::builder().shards(4).hash_seed(3).build();
@@ -680,6 +679,9 @@ mod tests {
         }
     }
 
+    /// The running byte count of every shard equals a recount from scratch after every command
+    /// of a random mix over every type: collections growing, converting between encodings,
+    /// shrinking, emptying, moving between keys and databases, expiring and being overwritten.
     #[test]
     fn accounting_follows_every_collection_change() {
         let store = Store::builder().shards(4).hash_seed(7).build();

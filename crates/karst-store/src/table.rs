@@ -253,6 +253,14 @@ mod tests {
             }
             assert_eq!(t.iter().count(), model.len());
             assert!(t.slots.len() <= slots_for(model.len() * 5 + 1));
+            // Emptied, the table gives its memory back.
+            let peak = t.slots.len();
+            for k in &model {
+                let i = t.find_index(h32_of(&hs, k), k).expect("present");
+                assert!(t.remove(i, &hs).is_some());
+            }
+            assert_eq!(t.len(), 0);
+            assert!(t.slots.len() <= MIN_SLOTS.max(peak / 4), "{} slots left", t.slots.len());
         }
     }
 

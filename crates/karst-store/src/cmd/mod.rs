@@ -73,13 +73,23 @@ pub(crate) fn is(a: &[u8], name: &str) -> bool {
     a.eq_ignore_ascii_case(name.as_bytes())
 }
 
+/// A leading `-` or `+` taken off: (negative, the rest).
+pub(crate) fn split_sign(s: &[u8]) -> (bool, &[u8]) {
+    match s.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        Some((b'+', rest)) => (false, rest),
+        _ => (false, s),
+    }
+}
+
+/// The value of ASCII decimal digits, saturating at `i64::MAX`.
+pub(crate) fn saturating_decimal(digits: &[u8]) -> i64 {
+    digits.iter().fold(0i64, |n, d| n.saturating_mul(10).saturating_add(i64::from(d - b'0')))
+}
+
 /// A SCAN-family cursor as C's `strtoull` reads it (Redis accepts `-1` as 2^64 - 1).
 pub(crate) fn parse_cursor(raw: &[u8]) -> Option<u64> {
-    let (neg, digits) = match raw.first() {
-        Some(b'-') => (true, raw.get(1..)?),
-        Some(b'+') => (false, raw.get(1..)?),
-        _ => (false, raw),
-    };
+    let (neg, digits) = split_sign(raw);
     if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
         return None;
     }

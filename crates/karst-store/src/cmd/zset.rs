@@ -62,42 +62,14 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
 
 // --- parsing -----------------------------------------------------------------------------------
 
-/// C's `strtod` over a whole text: Rust's decimal syntax plus hexadecimal floats (`0x1.8p3`).
+/// C's `strtod` over a whole text: Rust's decimal syntax plus hexadecimal floats (`0x1.8p3`),
+/// which are read exactly by the long double parser and rounded to an f64.
 fn c_double(t: &str) -> Option<f64> {
-    let (neg, body) = match t.as_bytes().first() {
-        Some(b'-') => (true, t.get(1..)?),
-        Some(b'+') => (false, t.get(1..)?),
-        _ => (false, t),
-    };
-    let Some(hex) = body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) else {
-        return t.parse().ok();
-    };
-    let (mant, exp) = match hex.find(['p', 'P']) {
-        Some(i) => (hex.get(..i)?, Some(hex.get(i + 1..)?)),
-        None => (hex, None),
-    };
-    let (int, frac) = match mant.find('.') {
-        Some(i) => (mant.get(..i)?, mant.get(i + 1..)?),
-        None => (mant, ""),
-    };
-    if int.is_empty() && frac.is_empty() {
-        return None;
+    let (neg, body) = super::split_sign(t.as_bytes());
+    match body.strip_prefix(b"0x").or_else(|| body.strip_prefix(b"0X")) {
+        Some(hex) => crate::ldouble::Ext::parse_hex(neg, hex).map(crate::ldouble::Ext::to_f64),
+        None => t.parse().ok(),
     }
-    let mut v = 0f64;
-    for c in int.chars() {
-        v = v * 16.0 + f64::from(c.to_digit(16)?);
-    }
-    let mut scale = 1.0 / 16.0;
-    for c in frac.chars() {
-        v += f64::from(c.to_digit(16)?) * scale;
-        scale /= 16.0;
-    }
-    let e: i32 = match exp {
-        Some(e) => e.parse().ok()?,
-        None => 0,
-    };
-    v *= 2f64.powi(e);
-    Some(if neg { -v } else { v })
 }
 
 /// A score as Redis reads one (`strtod` of the whole text: no leading space, no NaN, no
