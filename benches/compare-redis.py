@@ -15,8 +15,12 @@ with karst/redis ratios, and writes an SVG chart.
 LRANGE_100 is run as redis-benchmark's custom command `LRANGE mylist 0 99` after an unmeasured
 LPUSH fill, so its CPU figure counts LRANGE alone (`-t lrange_100` would fold the fill in).
 
+--baseline PATH adds another karst-server binary (an older build, say) as a third server in the
+same interleaving, and a column comparing karst with it: a before/after in one run.
+
 Usage: benches/compare-redis.py [--reps 3] [--threads N] [--svg docs/bench-server.svg]
                                 [--tests set,get] [--depths 1,16,64] [--no-build] [--quick]
+                                [--baseline path/to/older/karst-server]
 """
 
 import argparse
@@ -102,6 +106,11 @@ def run(args):
         kargs += ["--thread-model", args.thread_model]
     karst = subprocess.Popen(kargs, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     servers = [("redis", redis, rport), ("karst", karst, kport)]
+    if args.baseline:
+        bport = free_port()
+        bargs = [args.baseline, "--port", str(bport)] + kargs[3:]
+        base = subprocess.Popen(bargs, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        servers.append(("base", base, bport))
     results = {}  # (server, test, depth) -> list of (rps, p50, p99, cpu_us_per_req)
     try:
         for _, _, port in servers:
@@ -133,18 +142,23 @@ def run(args):
     med = {k: tuple(statistics.median(x[i] for x in v) for i in range(4)) for k, v in results.items()}
     lines = [
         "| test | -P | redis ops/s | karst ops/s | karst/redis | p50 ms redis / karst | "
-        "p99 ms redis / karst | CPU µs/req redis | CPU µs/req karst | CPU karst/redis |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "p99 ms redis / karst | CPU µs/req redis | CPU µs/req karst | CPU karst/redis |"
+        + (" CPU µs/req base | CPU base/redis |" if args.baseline else ""),
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|" + ("---:|---:|" if args.baseline else ""),
     ]
     rows = []
     for depth in args.depths:
         for test in args.tests:
             r, k = med[("redis", test, depth)], med[("karst", test, depth)]
             rows.append((test.upper(), depth, r, k))
-            lines.append(
+            line = (
                 f"| {test.upper()} | {depth} | {r[0]:,.0f} | {k[0]:,.0f} | {k[0] / r[0]:.2f}× | "
                 f"{r[1]:.3f} / {k[1]:.3f} | {r[2]:.3f} / {k[2]:.3f} | {r[3]:.2f} | {k[3]:.2f} | "
                 f"{k[3] / r[3] if r[3] else float('nan'):.2f}× |")
+            if args.baseline:
+                b = med[("base", test, depth)]
+                line += f" {b[3]:.2f} | {b[3] / r[3] if r[3] else float('nan'):.2f}× |"
+            lines.append(line)
     table = "\n".join(lines)
     print(table)
     if args.svg:
@@ -200,6 +214,7 @@ if __name__ == "__main__":
                     help="redis-benchmark tests, comma-separated (default set,get)")
     ap.add_argument("--depths", type=lambda v: [int(d) for d in v.split(",")], default=[1, 16, 64],
                     help="pipeline depths, comma-separated (default 1,16,64)")
+    ap.add_argument("--baseline", default="", help="another karst-server binary to run alongside")
     ap.add_argument("--no-build", action="store_true")
     ap.add_argument("--quick", action="store_true", help="a fifth of the requests, for a smoke run")
     run(ap.parse_args())

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes, BytesMut};
 use karst_resp::{Args, Batch, Limits, Need, Output, Protocol, RequestParser};
-use karst_store::{Blocked, Flags, Outcome, Session, lookup};
+use karst_store::{Blocked, Flags, Outcome, Session, Store, lookup};
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 
@@ -37,6 +37,26 @@ pub(crate) enum Flow {
     Continue,
     /// Flush the replies so far, then close (QUIT, SHUTDOWN, CLIENT KILL of itself).
     Close,
+}
+
+/// Why [`Conn::run_until_wait`] stopped running a batch's requests.
+enum Wait {
+    /// Every request ran.
+    Done,
+    /// A command asked to close the connection after its reply.
+    Close,
+    /// A command blocks: its ticket, and whether its reply is discarded (CLIENT REPLY).
+    Blocked(Blocked, bool),
+    /// The output reached the pause threshold.
+    Flush,
+}
+
+/// Where the timing of a batch's commands stands (see [`Conn::execute`]).
+struct Timing {
+    /// When the last command or run of FAST commands was accounted.
+    last: Instant,
+    /// The table index of the last command run.
+    last_index: Option<usize>,
 }
 
 /// Limits a connection caches; refreshed when `CONFIG SET` bumps the epoch.
@@ -187,10 +207,11 @@ impl Conn {
     }
 
     async fn serve(&mut self) -> io::Result<()> {
+        let shared = Arc::clone(&self.st.shared);
         loop {
             let mut batch = std::mem::take(&mut self.batch);
             let parsed = self.parser.parse(&mut self.buf, &mut batch);
-            let flow = self.execute(&batch).await;
+            let flow = self.execute(&batch, &shared.store).await;
             batch.clear();
             self.batch = batch;
             let flow = flow?;
@@ -246,7 +267,10 @@ impl Conn {
 
     /// Runs the requests of `batch` in order. Pauses to write when the pending output passes the
     /// soft cap, so memory stays bounded whatever the pipeline asks for.
-    async fn execute(&mut self, batch: &Batch) -> io::Result<Flow> {
+    ///
+    /// The commands run with the store's [`Hold`](karst_store::Hold) open, so consecutive
+    /// commands on one shard lock it once; the hold is closed before every await.
+    async fn execute(&mut self, batch: &Batch, store: &Store) -> io::Result<Flow> {
         if batch.is_empty() {
             return Ok(Flow::Continue);
         }
@@ -257,15 +281,65 @@ impl Conn {
         // every other command is timed on its own. Clock reads were ~6% of the server's CPU at
         // -P 64 when every command was timed.
         let slow = self.cached.slow_micros;
-        let mut last = Instant::now();
-        let mut last_index = None;
+        let mut timing = Timing { last: Instant::now(), last_index: None };
         self.fast_run.clear();
-        for (pos, args) in batch.iter().enumerate() {
+        let mut requests = batch.iter().enumerate();
+        loop {
+            let wait = {
+                let _hold = store.hold();
+                self.run_until_wait(batch, &mut requests, &mut timing)?
+            };
+            match wait {
+                Wait::Done => break,
+                Wait::Close => return Ok(Flow::Close),
+                Wait::Blocked(ticket, discard) => {
+                    // The replies so far leave now; the rest of the batch runs after this one's
+                    // reply, and the time spent waiting counts for no command.
+                    self.flush().await?;
+                    let reply = self.wait_blocked(&ticket).await?;
+                    drop(ticket);
+                    if !discard {
+                        let mark = self.out.len();
+                        self.out.raw().extend_from_slice(&reply);
+                        if self.replied_error(mark) {
+                            self.count_error(mark);
+                        }
+                    }
+                    if self.output_full()? {
+                        self.flush().await?;
+                    }
+                }
+                Wait::Flush => self.flush().await?,
+            }
+            timing.last = Instant::now();
+        }
+        let end = Instant::now();
+        self.close_fast_run(batch, end.duration_since(timing.last), slow);
+        let info = &self.st.info;
+        if let Some(i) = timing.last_index {
+            info.last_cmd.store(i + 1, Relaxed);
+        }
+        let since_start = end.saturating_duration_since(self.st.shared.started);
+        info.last_active_ms.store(since_start.as_millis() as u64, Relaxed);
+        info.db.store(self.st.session.db, Relaxed);
+        Ok(Flow::Continue)
+    }
+
+    /// Runs requests of the batch until one needs an await: the batch's end, a blocked command
+    /// or output to write first.
+    fn run_until_wait<'b>(
+        &mut self,
+        batch: &'b Batch,
+        requests: &mut impl Iterator<Item = (usize, Args<'b>)>,
+        timing: &mut Timing,
+    ) -> io::Result<Wait> {
+        let slow = self.cached.slow_micros;
+        for (pos, args) in requests {
             let (index, fast) = self.command_index(args.get(0));
             if !fast && !self.fast_run.is_empty() {
                 let now = Instant::now();
-                self.close_fast_run(batch, now.duration_since(last), slow);
-                last = now;
+                self.close_fast_run(batch, now.duration_since(timing.last), slow);
+                timing.last = now;
             }
             let mark = self.out.len();
             let flow = self.execute_one(args);
@@ -274,7 +348,7 @@ impl Conn {
                 self.count_error(mark);
             }
             if let Some(i) = index {
-                last_index = Some(i);
+                timing.last_index = Some(i);
                 let c = &self.counters;
                 if let Some(calls) = c.calls.get(i) {
                     calls.fetch_add(1, Relaxed);
@@ -287,8 +361,8 @@ impl Conn {
                 self.fast_run.push((pos, index));
             } else {
                 let now = Instant::now();
-                let micros = now.duration_since(last).as_micros() as u64;
-                last = now;
+                let micros = now.duration_since(timing.last).as_micros() as u64;
+                timing.last = now;
                 if let Some(usec) = index.and_then(|i| self.counters.usec.get(i)) {
                     usec.fetch_add(micros, Relaxed);
                 }
@@ -297,56 +371,39 @@ impl Conn {
                 }
             }
             if flow == Flow::Close {
-                self.close_fast_run(batch, last.elapsed(), slow);
-                return Ok(Flow::Close);
+                self.close_fast_run(batch, timing.last.elapsed(), slow);
+                return Ok(Wait::Close);
             }
             if let Some((ticket, discard)) = self.blocked.take() {
-                // The replies so far leave now; the rest of the batch runs after this one's
-                // reply, and the time spent waiting counts for no command.
-                self.close_fast_run(batch, last.elapsed(), slow);
-                self.flush().await?;
-                let reply = self.wait_blocked(&ticket).await?;
-                drop(ticket);
-                if !discard {
-                    let mark = self.out.len();
-                    self.out.raw().extend_from_slice(&reply);
-                    if self.replied_error(mark) {
-                        self.count_error(mark);
-                    }
-                }
-                last = Instant::now();
+                self.close_fast_run(batch, timing.last.elapsed(), slow);
+                return Ok(Wait::Blocked(ticket, discard));
             }
-            let pending = self.out.len();
-            if pending >= self.cached.pause {
-                let hard = self.cached.output.hard as usize;
-                if hard > 0 && pending > hard {
-                    self.st
-                        .shared
-                        .stats
-                        .client_output_buffer_limit_disconnections
-                        .fetch_add(1, Relaxed);
-                    tracing::warn!(
-                        id = self.st.info.id,
-                        pending,
-                        "closing client over client-output-buffer-limit"
-                    );
-                    return Err(io::Error::other("output buffer limit"));
-                }
-                self.close_fast_run(batch, last.elapsed(), slow);
-                self.flush().await?;
-                last = Instant::now();
+            if self.output_full()? {
+                self.close_fast_run(batch, timing.last.elapsed(), slow);
+                return Ok(Wait::Flush);
             }
         }
-        let end = Instant::now();
-        self.close_fast_run(batch, end.duration_since(last), slow);
-        let info = &self.st.info;
-        if let Some(i) = last_index {
-            info.last_cmd.store(i + 1, Relaxed);
+        Ok(Wait::Done)
+    }
+
+    /// True when the pending output has reached the pause threshold and must be written before
+    /// more commands run; an error (closing the client) past the hard output limit.
+    fn output_full(&mut self) -> io::Result<bool> {
+        let pending = self.out.len();
+        if pending < self.cached.pause {
+            return Ok(false);
         }
-        let since_start = end.saturating_duration_since(self.st.shared.started);
-        info.last_active_ms.store(since_start.as_millis() as u64, Relaxed);
-        info.db.store(self.st.session.db, Relaxed);
-        Ok(Flow::Continue)
+        let hard = self.cached.output.hard as usize;
+        if hard > 0 && pending > hard {
+            self.st.shared.stats.client_output_buffer_limit_disconnections.fetch_add(1, Relaxed);
+            tracing::warn!(
+                id = self.st.info.id,
+                pending,
+                "closing client over client-output-buffer-limit"
+            );
+            return Err(io::Error::other("output buffer limit"));
+        }
+        Ok(true)
     }
 
     /// Accounts `elapsed` to the run of FAST commands just executed, split evenly.

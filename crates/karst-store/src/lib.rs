@@ -67,6 +67,7 @@ mod command;
 mod entry;
 mod error;
 mod glob;
+mod hold;
 mod ldouble;
 #[cfg(all(test, karst_loom))]
 mod loom_tests;
@@ -86,7 +87,7 @@ pub use error::{Error, Result};
 pub use karst_resp::Frame;
 pub use policy::{Policy, UnknownPolicy};
 pub use session::Session;
-pub use store::{Builder, Outcome, Stats, Store};
+pub use store::{Builder, Hold, Outcome, Stats, Store};
 pub use types::EncodingLimits;
 
 /// The README's Rust examples, compiled and run as doctests so they stay true.

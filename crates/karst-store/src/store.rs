@@ -2,6 +2,8 @@
 
 use crossbeam_utils::CachePadded;
 use std::hash::BuildHasher;
+use std::marker::PhantomData;
+use std::mem::ManuallyDrop;
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 
@@ -11,6 +13,7 @@ use karst_resp::{Args, Frame, Output, Protocol, ReplyParser};
 use crate::clock::{Clock, SystemClock};
 use crate::command::{CommandSpec, Flags, Handler, lookup};
 use crate::error::Error;
+use crate::hold::OnDrop;
 use crate::policy::Policy;
 use crate::session::Session;
 use crate::shard::{Ctx, KeyHash, Shard};
@@ -144,7 +147,7 @@ type ShardSlot = CachePadded<Mutex<Shard>>;
 
 #[derive(Debug)]
 pub(crate) struct Inner {
-    shards: Box<[ShardSlot]>,
+    pub(crate) shards: Box<[ShardSlot]>,
     mask: u64,
     hasher: foldhash::fast::FixedState,
     pub(crate) databases: usize,
@@ -193,13 +196,23 @@ impl Default for Store {
     }
 }
 
-/// A locked shard; gives its change of size to the store's total when dropped.
+/// A locked shard; gives its change of size to the store's total when dropped. Under an open
+/// [`Hold`], dropping it may keep the shard locked for the next command instead (see
+/// [`crate::hold`]).
 #[derive(Debug)]
 pub(crate) struct ShardGuard<'a> {
-    guard: MutexGuard<'a, Shard>,
+    /// Dropped by hand: forgotten while the shard is kept.
+    guard: ManuallyDrop<MutexGuard<'a, Shard>>,
     used: &'a AtomicI64,
     start: usize,
     pub(crate) index: usize,
+}
+
+impl ShardGuard<'_> {
+    /// The identity of the guard's store, as [`Store::id`] gives it.
+    fn store_id(&self) -> usize {
+        std::ptr::from_ref(self.used) as usize
+    }
 }
 
 impl Deref for ShardGuard<'_> {
@@ -216,10 +229,61 @@ impl DerefMut for ShardGuard<'_> {
 }
 
 impl Drop for ShardGuard<'_> {
+    #[allow(unsafe_code, reason = "a kept shard's guard is forgotten; see `crate::hold`")]
     fn drop(&mut self) {
         let now = self.guard.bytes();
-        if now != self.start {
-            self.used.fetch_add(now as i64 - self.start as i64, Ordering::Relaxed);
+        match crate::hold::on_drop(self.store_id(), self.index, self.start, now) {
+            OnDrop::Keep { publish } => {
+                // The lock stays locked, its guard forgotten: `hold` recorded that this thread
+                // holds it, and `Store::lock_index` or `Store::give_back` will take it from there.
+                if let Some(start) = publish {
+                    publish_change(self.used, start, now);
+                }
+            }
+            OnDrop::Unlock { start, fair } => {
+                publish_change(self.used, start, now);
+                // SAFETY: the guard is taken once, here, and `self` is not used afterwards.
+                let guard = unsafe { ManuallyDrop::take(&mut self.guard) };
+                unlock(guard, fair);
+            }
+        }
+    }
+}
+
+/// Adds a shard's change of size from `start` to `now` bytes to the store's total.
+#[inline]
+fn publish_change(used: &AtomicI64, start: usize, now: usize) {
+    if now != start {
+        used.fetch_add(now as i64 - start as i64, Ordering::Relaxed);
+    }
+}
+
+#[inline]
+fn unlock(guard: MutexGuard<'_, Shard>, fair: bool) {
+    #[cfg(not(karst_loom))]
+    if fair {
+        MutexGuard::unlock_fair(guard);
+        return;
+    }
+    let _ = fair;
+    drop(guard);
+}
+
+/// Keeps the shard of a pipeline's consecutive single-key commands locked between them (see
+/// [`Store::hold`]). Gives the shard back when dropped.
+#[derive(Debug)]
+#[must_use = "the hold ends when dropped"]
+pub struct Hold<'a> {
+    store: Option<&'a Store>,
+    /// Bound to its thread: its record is thread-local, and it must not live across an await.
+    _thread: PhantomData<*const ()>,
+}
+
+impl Drop for Hold<'_> {
+    fn drop(&mut self) {
+        if let Some(store) = self.store {
+            store.give_back();
+            crate::hold::close(store.id());
         }
     }
 }
@@ -271,11 +335,64 @@ impl Store {
         self.inner.databases
     }
 
+    /// This store's identity in the thread-local record of [`crate::hold`].
+    #[inline]
+    fn id(&self) -> usize {
+        std::ptr::from_ref::<AtomicI64>(&self.inner.used) as usize
+    }
+
+    #[allow(unsafe_code, reason = "a kept shard is used without locking; see `crate::hold`")]
     pub(crate) fn lock_index(&self, index: usize) -> ShardGuard<'_> {
         let i = index & self.inner.mask as usize;
+        let used = &*self.inner.used;
+        #[cfg(not(karst_loom))]
+        match crate::hold::before_lock(self.id(), i) {
+            crate::hold::Before::Reuse(start) => {
+                // SAFETY: `before_lock` answers `Reuse` only when this thread keeps shard `i`
+                // locked with no guard on it (the last one was forgotten in `ShardGuard::drop`),
+                // and it has now marked the shard in use: this thread logically holds the lock,
+                // and the guard made here is the only one.
+                let guard = unsafe { self.inner.shards[i].make_guard_unchecked() };
+                return ShardGuard { guard: ManuallyDrop::new(guard), used, start, index: i };
+            }
+            // Never wait for a lock while keeping another shard: lock order stays as with no
+            // hold.
+            crate::hold::Before::GiveBack => self.give_back(),
+            crate::hold::Before::Lock => {}
+        }
         let guard = self.inner.shards[i].lock();
         let start = guard.bytes();
-        ShardGuard { guard, used: &self.inner.used, start, index: i }
+        ShardGuard { guard: ManuallyDrop::new(guard), used, start, index: i }
+    }
+
+    /// Unlocks the shard this thread keeps for an open [`Hold`], unless a command is using it.
+    #[inline]
+    #[allow(unsafe_code, reason = "a kept shard is unlocked without its guard; see `crate::hold`")]
+    pub(crate) fn give_back(&self) {
+        #[cfg(not(karst_loom))]
+        if let Some((i, start)) = crate::hold::take_idle(self.id()) {
+            // SAFETY: `take_idle` answers only when this thread keeps shard `i` locked with no
+            // guard on it, and it has forgotten it: the lock is this thread's to release, once.
+            let guard = unsafe { self.inner.shards[i].make_guard_unchecked() };
+            publish_change(&self.inner.used, start, guard.bytes());
+            drop(guard);
+        }
+    }
+
+    /// Gives back the kept shard and keeps no other until the next plain single-key command:
+    /// before taking any lock but a shard's, or handing control to the caller.
+    fn end_keeping(&self) {
+        crate::hold::allow(self.id(), false);
+        self.give_back();
+    }
+
+    /// Opens a hold on this thread: until it is dropped, consecutive plain single-key commands
+    /// that [`Store::dispatch`] runs on one shard lock it once (at most 32 in a row), instead of
+    /// once each. For a connection running a pipeline; drop it before waiting for anything
+    /// (another thread may need the shard). A hold opened while one is open does nothing.
+    pub fn hold(&self) -> Hold<'_> {
+        let store = crate::hold::open(self.id()).then_some(self);
+        Hold { store, _thread: PhantomData }
     }
 
     #[inline]
@@ -504,6 +621,15 @@ impl Store {
         }
         match spec.handler {
             Handler::Store(run) => {
+                // Under a hold, only a plain single-key command may keep its shard locked
+                // after it (see `crate::hold`); anything else starts with the kept one given back.
+                let single = spec.first_key > 0
+                    && spec.last_key == spec.first_key
+                    && !spec.flags.has(Flags::BLOCKING);
+                crate::hold::allow(self.id(), single);
+                if !single {
+                    self.give_back();
+                }
                 if (spec.flags.has(Flags::WRITE) || spec.flags.has(Flags::DENYOOM))
                     && self.over_limit()
                 {
@@ -519,14 +645,19 @@ impl Store {
                 }
                 run(self, session, args, out);
                 if session.block.pending.is_some() {
+                    self.end_keeping();
                     return crate::blocking::register(self, session, spec, args, out);
                 }
                 if spec.flags.has(Flags::WRITE) && self.inner.blocking.count() != 0 {
+                    self.end_keeping();
                     crate::blocking::after_write(self, session.db, spec, args);
                 }
                 Outcome::Done
             }
-            Handler::Connection => Outcome::Connection(spec),
+            Handler::Connection => {
+                self.end_keeping();
+                Outcome::Connection(spec)
+            }
         }
     }
 
