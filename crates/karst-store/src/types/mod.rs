@@ -7,6 +7,7 @@
 
 pub(crate) mod hash;
 pub(crate) mod list;
+mod order;
 pub(crate) mod packed;
 pub(crate) mod set;
 pub(crate) mod zset;

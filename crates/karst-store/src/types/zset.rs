@@ -10,11 +10,14 @@
 //!   99.99) is its mantissa and a place count; anything else is the 8 bytes of the f64. The pair
 //!   ("a", 1) takes 4 bytes here and 5 in Redis's listpack; ("a", 1.5) 6 here and 7 in Redis.
 //!   (The generic [`super::packed::Packed`] would spend 2 bytes of framing on the score alone.)
-//! - **skiplist** (large): a treap with subtree sizes (O(log n) rank and select, the role of
-//!   Redis's skiplist spans) whose nodes live in one `Vec` with `u32` links and hold the member
-//!   and its score, plus a hashbrown `HashTable<u32>` from member to node. Per element that is a
-//!   40-byte node, about 5 bytes of table and the member's own allocation, against Redis's
-//!   dictEntry (24), bucket (8), skiplist node (about 48) and sds header.
+//! - **skiplist** (large): the elements in a `Vec` arena (member and score, 24 bytes), a
+//!   hashbrown `HashTable<u32>` from member to element, and their order in a B+ tree of
+//!   `(score, id)` keys with counts in its inner nodes ([`super::order`]: O(log n) rank and select,
+//!   the role of Redis's skiplist spans, and ranges as walks along linked leaves). Per element
+//!   that is the 24-byte arena slot, about 23 bytes of leaf (16-byte keys in leaves about 70% full)
+//!   and 5 of table, plus the member's own allocation, against Redis's dictEntry (24), bucket
+//!   (8), skiplist node (about 48) and sds header. It replaced a treap whose 40-byte nodes made
+//!   a ZADD into a million members walk about thirty dependent cache misses deep.
 //!
 //! Scores are never NaN (the commands refuse a NaN result before it is stored). `-0.0` and `0.0`
 //! compare equal, as in Redis.
@@ -25,6 +28,7 @@ use std::hash::BuildHasher;
 use hashbrown::HashTable;
 
 use super::EncodingLimits;
+use super::order::{Elem, Key, Order};
 
 /// One end of a score range (`1.5`, `(1.5`, `-inf`).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -156,7 +160,7 @@ impl ZSet {
     pub(crate) fn len(&self) -> usize {
         match &self.repr {
             Repr::Small(p) => p.count,
-            Repr::Big(t) => t.nodes.len(),
+            Repr::Big(t) => t.elems.len(),
         }
     }
 
@@ -169,14 +173,14 @@ impl ZSet {
     pub(crate) fn score(&self, member: &[u8]) -> Option<f64> {
         match &self.repr {
             Repr::Small(p) => p.find(member).map(|(_, s)| s),
-            Repr::Big(t) => t.find(member).map(|n| t.node(n).score),
+            Repr::Big(t) => t.find(member).map(|n| t.elem(n).score),
         }
     }
 
     fn convert(&mut self) {
         if let Repr::Small(p) = &self.repr {
             let mut t = Box::new(Tree::default());
-            t.nodes.reserve_exact(p.count + 1);
+            t.elems.reserve_exact(p.count + 1);
             p.walk(0, false, |m, s| {
                 t.insert(m, s);
                 true
@@ -364,9 +368,8 @@ impl ZSet {
         match &self.repr {
             Repr::Small(p) => p.offset_of(rank).and_then(|at| p.get(at)).map(|(m, s, _)| (m, s)),
             Repr::Big(t) => {
-                let n = t.select(rank)?;
-                let n = t.node(n);
-                Some((&n.member, n.score))
+                let e = t.elem(t.select(rank)?);
+                Some((&e.member, e.score))
             }
         }
     }
@@ -695,28 +698,15 @@ impl Pairs {
 // ---------------------------------------------------------------------------------------------
 // The large encoding.
 
-const NIL: u32 = u32::MAX;
-
-#[derive(Clone, Debug)]
-struct Node {
-    member: Box<[u8]>,
-    score: f64,
-    left: u32,
-    right: u32,
-    /// Nodes in this subtree.
-    size: u32,
-    /// Heap priority (random): a parent's is at least its children's.
-    prio: u32,
-}
-
-/// The treap and its member index. See the [module docs](self).
+/// The elements, their order and their member index. See the [module docs](self).
 #[derive(Clone, Debug)]
 struct Tree {
-    nodes: Vec<Node>,
+    /// The elements, in no order (a removal moves the last one into the hole).
+    elems: Vec<Elem>,
+    /// Member to element.
     index: HashTable<u32>,
     hasher: foldhash::fast::RandomState,
-    root: u32,
-    rng: u32,
+    order: Order,
     /// Bytes of the members' allocations.
     member_bytes: usize,
 }
@@ -724,11 +714,10 @@ struct Tree {
 impl Default for Tree {
     fn default() -> Tree {
         Tree {
-            nodes: Vec::new(),
+            elems: Vec::new(),
             index: HashTable::new(),
             hasher: foldhash::fast::RandomState::default(),
-            root: NIL,
-            rng: 0x9E37_79B9,
+            order: Order::default(),
             member_bytes: 0,
         }
     }
@@ -740,215 +729,49 @@ fn alloc_size(n: usize) -> usize {
     if n == 0 { 0 } else { n.div_ceil(8) * 8 }
 }
 
-/// A stack of node indexes that lives on the call stack for any realistic depth.
-struct Stack {
-    a: [u32; 64],
-    n: usize,
-    spill: Vec<u32>,
-}
-
-impl Stack {
-    fn new() -> Stack {
-        Stack { a: [0; 64], n: 0, spill: Vec::new() }
-    }
-    fn push(&mut self, v: u32) {
-        match self.a.get_mut(self.n) {
-            Some(slot) => {
-                *slot = v;
-                self.n += 1;
-            }
-            None => self.spill.push(v),
-        }
-    }
-    fn pop(&mut self) -> Option<u32> {
-        if let Some(v) = self.spill.pop() {
-            return Some(v);
-        }
-        if self.n == 0 {
-            return None;
-        }
-        self.n -= 1;
-        self.a.get(self.n).copied()
-    }
-}
-
 impl Tree {
     fn cost(&self) -> usize {
-        self.nodes.capacity() * std::mem::size_of::<Node>()
+        self.elems.capacity() * std::mem::size_of::<Elem>()
             + self.index.allocation_size()
+            + self.order.cost()
             + self.member_bytes
     }
 
     #[inline]
-    fn node(&self, n: u32) -> &Node {
-        &self.nodes[n as usize]
-    }
-
-    #[inline]
-    fn node_mut(&mut self, n: u32) -> &mut Node {
-        &mut self.nodes[n as usize]
-    }
-
-    #[inline]
-    fn size(&self, n: u32) -> usize {
-        if n == NIL { 0 } else { self.node(n).size as usize }
-    }
-
-    fn fix(&mut self, n: u32) {
-        let (l, r) = (self.node(n).left, self.node(n).right);
-        let size = 1 + self.size(l) + self.size(r);
-        self.node_mut(n).size = size as u32;
-    }
-
-    /// Node `a` sorts before node `b`.
-    fn less(&self, a: u32, b: u32) -> bool {
-        let (x, y) = (self.node(a), self.node(b));
-        cmp_key(x.score, &x.member, y.score, &y.member) == Ordering::Less
+    fn elem(&self, n: u32) -> &Elem {
+        &self.elems[n as usize]
     }
 
     fn scan<'a>(&'a self, cursor: u64, count: usize, mut f: impl FnMut(&'a [u8], f64)) -> u64 {
-        let nodes = &self.nodes;
-        let hash = |&i: &u32| nodes.get(i as usize).map_or(0, |n| self.hasher.hash_one(&*n.member));
+        let elems = &self.elems;
+        let hash = |&i: &u32| elems.get(i as usize).map_or(0, |e| self.hasher.hash_one(&*e.member));
         super::scan_table(&self.index, hash, cursor, count, |&i| {
-            if let Some(n) = nodes.get(i as usize) {
-                f(&n.member, n.score);
+            if let Some(e) = elems.get(i as usize) {
+                f(&e.member, e.score);
             }
         })
     }
 
     fn find(&self, member: &[u8]) -> Option<u32> {
         let h = self.hasher.hash_one(member);
-        self.index.find(h, |&n| &*self.node(n).member == member).copied()
-    }
-
-    fn next_prio(&mut self) -> u32 {
-        let mut x = self.rng;
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        self.rng = x;
-        x
-    }
-
-    /// Splits subtree `t` into the nodes before node `k` and the others.
-    fn split(&mut self, t: u32, k: u32) -> (u32, u32) {
-        if t == NIL {
-            return (NIL, NIL);
-        }
-        if self.less(t, k) {
-            let (a, b) = self.split(self.node(t).right, k);
-            self.node_mut(t).right = a;
-            self.fix(t);
-            (t, b)
-        } else {
-            let (a, b) = self.split(self.node(t).left, k);
-            self.node_mut(t).left = b;
-            self.fix(t);
-            (a, t)
-        }
-    }
-
-    /// Joins two subtrees, every node of `a` before every node of `b`.
-    fn merge(&mut self, a: u32, b: u32) -> u32 {
-        if a == NIL {
-            return b;
-        }
-        if b == NIL {
-            return a;
-        }
-        if self.node(a).prio > self.node(b).prio {
-            let r = self.merge(self.node(a).right, b);
-            self.node_mut(a).right = r;
-            self.fix(a);
-            a
-        } else {
-            let l = self.merge(a, self.node(b).left);
-            self.node_mut(b).left = l;
-            self.fix(b);
-            b
-        }
-    }
-
-    /// Links the lone node `n` into the tree: one walk down while the nodes on the path outrank
-    /// `n`'s priority (each gains `n` in its size), then `n` takes the place of the subtree found
-    /// there, split around it. The new node's random priority puts it near the leaves, so the
-    /// split is short: one root-to-leaf walk in all, as a skip list insert.
-    fn link(&mut self, n: u32) {
-        let prio = self.node(n).prio;
-        let (mut parent, mut left, mut t) = (NIL, false, self.root);
-        while t != NIL && self.node(t).prio >= prio {
-            let node = self.node_mut(t);
-            node.size += 1;
-            parent = t;
-            left = self.less(n, t);
-            t = if left { self.node(t).left } else { self.node(t).right };
-        }
-        let (a, b) = self.split(t, n);
-        let node = self.node_mut(n);
-        (node.left, node.right) = (a, b);
-        self.fix(n);
-        self.attach(parent, left, n);
-    }
-
-    /// Makes `child` the left or right child of `parent` (the root when `parent` is NIL).
-    fn attach(&mut self, parent: u32, left: bool, child: u32) {
-        if parent == NIL {
-            self.root = child;
-        } else if left {
-            self.node_mut(parent).left = child;
-        } else {
-            self.node_mut(parent).right = child;
-        }
-    }
-
-    /// Takes node `n` out of the tree: found by one walk, then the walk again taking it out of
-    /// the sizes on its path (cache-hot), and its children merged into its place.
-    fn unlink(&mut self, n: u32) {
-        let mut t = self.root;
-        while t != NIL && t != n {
-            t = if self.less(n, t) { self.node(t).left } else { self.node(t).right };
-        }
-        if t == NIL {
-            return;
-        }
-        let (mut parent, mut left, mut t) = (NIL, false, self.root);
-        while t != n {
-            let node = self.node_mut(t);
-            node.size = node.size.saturating_sub(1);
-            parent = t;
-            left = self.less(n, t);
-            t = if left { self.node(t).left } else { self.node(t).right };
-        }
-        let (l, r) = (self.node(n).left, self.node(n).right);
-        let node = self.node_mut(n);
-        (node.left, node.right, node.size) = (NIL, NIL, 1);
-        let m = self.merge(l, r);
-        self.attach(parent, left, m);
+        self.index.find(h, |&n| &*self.elem(n).member == member).copied()
     }
 
     fn insert(&mut self, member: &[u8], score: f64) {
-        let n = self.nodes.len() as u32;
-        let prio = self.next_prio();
+        let n = self.elems.len() as u32;
         self.member_bytes += alloc_size(member.len());
-        self.nodes.push(Node {
-            member: member.into(),
-            score,
-            left: NIL,
-            right: NIL,
-            size: 1,
-            prio,
-        });
+        self.elems.push(Elem { member: member.into(), score });
         let h = self.hasher.hash_one(member);
-        let (nodes, hasher) = (&self.nodes, &self.hasher);
-        self.index.insert_unique(h, n, |&i| hasher.hash_one(&*nodes[i as usize].member));
-        self.link(n);
+        let (elems, hasher) = (&self.elems, &self.hasher);
+        self.index.insert_unique(h, n, |&i| hasher.hash_one(&*elems[i as usize].member));
+        self.order.insert(&self.elems, Key { score, id: n });
     }
 
     fn set_score(&mut self, member: &[u8], score: f64) {
         let Some(n) = self.find(member) else { return };
-        self.unlink(n);
-        self.node_mut(n).score = score;
-        self.link(n);
+        self.order.remove(&self.elems, Key { score: self.elem(n).score, id: n });
+        self.elems[n as usize].score = score;
+        self.order.insert(&self.elems, Key { score, id: n });
     }
 
     fn remove(&mut self, member: &[u8]) -> bool {
@@ -962,128 +785,55 @@ impl Tree {
         }
     }
 
-    /// Removes node `n` from the tree, the index and the arena (the last node moves into its
-    /// slot).
+    /// Removes element `n` from the order, the index and the arena (the last element moves into
+    /// its slot).
     fn remove_node(&mut self, n: u32) {
-        self.unlink(n);
-        let h = self.hasher.hash_one(&*self.node(n).member);
+        self.order.remove(&self.elems, Key { score: self.elem(n).score, id: n });
+        let h = self.hasher.hash_one(&*self.elem(n).member);
         if let Ok(e) = self.index.find_entry(h, |&i| i == n) {
             e.remove();
         }
-        let last = (self.nodes.len() - 1) as u32;
+        let last = (self.elems.len() - 1) as u32;
         if n != last {
-            // Point whoever refers to `last` at `n`: its parent (found by its key) and the index.
-            if self.root == last {
-                self.root = n;
-            } else {
-                let mut t = self.root;
-                while t != NIL {
-                    let next =
-                        if self.less(last, t) { self.node(t).left } else { self.node(t).right };
-                    if next == last {
-                        if self.node(t).left == last {
-                            self.node_mut(t).left = n;
-                        } else {
-                            self.node_mut(t).right = n;
-                        }
-                        break;
-                    }
-                    t = next;
-                }
-            }
-            let h = self.hasher.hash_one(&*self.node(last).member);
+            let moved = &self.elems[last as usize];
+            self.order.relabel(&self.elems, moved, last, n);
+            let h = self.hasher.hash_one(&*moved.member);
             if let Some(slot) = self.index.find_mut(h, |&i| i == last) {
                 *slot = n;
             }
         }
-        let gone = self.nodes.swap_remove(n as usize);
+        let gone = self.elems.swap_remove(n as usize);
         self.member_bytes -= alloc_size(gone.member.len());
     }
 
     /// Gives memory back after removals.
     fn shrink(&mut self) {
-        let len = self.nodes.len();
-        if self.nodes.capacity() > 2 * len + 16 {
-            self.nodes.shrink_to(len + len / 4);
+        let len = self.elems.len();
+        if self.elems.capacity() > 2 * len + 16 {
+            self.elems.shrink_to(len + len / 4);
         }
         if self.index.capacity() > 4 * len + 32 {
-            let (nodes, hasher) = (&self.nodes, &self.hasher);
-            self.index.shrink_to(len, |&i| hasher.hash_one(&*nodes[i as usize].member));
+            let (elems, hasher) = (&self.elems, &self.hasher);
+            self.index.shrink_to(len, |&i| hasher.hash_one(&*elems[i as usize].member));
+        }
+        if self.order.sparse() {
+            self.order.compact();
         }
     }
 
     fn prefix(&self, pred: impl Fn(f64, &[u8]) -> bool) -> usize {
-        let (mut t, mut c) = (self.root, 0);
-        while t != NIL {
-            let n = self.node(t);
-            if pred(n.score, &n.member) {
-                c += self.size(n.left) + 1;
-                t = n.right;
-            } else {
-                t = n.left;
-            }
-        }
-        c
+        self.order.prefix(&self.elems, pred)
     }
 
     fn select(&self, rank: usize) -> Option<u32> {
-        let (mut t, mut k) = (self.root, rank);
-        while t != NIL {
-            let n = self.node(t);
-            let ls = self.size(n.left);
-            match k.cmp(&ls) {
-                Ordering::Less => t = n.left,
-                Ordering::Equal => return Some(t),
-                Ordering::Greater => {
-                    k -= ls + 1;
-                    t = n.right;
-                }
-            }
-        }
-        None
+        self.order.at(rank).map(|k| k.id)
     }
 
     fn walk<'a>(&'a self, rank: usize, rev: bool, mut f: impl FnMut(&'a [u8], f64) -> bool) {
-        if rank >= self.nodes.len() {
-            return;
-        }
-        // The stack holds the nodes still to visit, the next one on top.
-        let mut st = Stack::new();
-        let (mut t, mut k) = (self.root, rank);
-        while t != NIL {
-            let n = self.node(t);
-            let ls = self.size(n.left);
-            match k.cmp(&ls) {
-                Ordering::Less => {
-                    if !rev {
-                        st.push(t);
-                    }
-                    t = n.left;
-                }
-                Ordering::Equal => {
-                    st.push(t);
-                    break;
-                }
-                Ordering::Greater => {
-                    if rev {
-                        st.push(t);
-                    }
-                    k -= ls + 1;
-                    t = n.right;
-                }
-            }
-        }
-        while let Some(x) = st.pop() {
-            let n = self.node(x);
-            if !f(&n.member, n.score) {
-                return;
-            }
-            let mut t = if rev { n.left } else { n.right };
-            while t != NIL {
-                st.push(t);
-                t = if rev { self.node(t).right } else { self.node(t).left };
-            }
-        }
+        self.order.walk(rank, rev, |k| {
+            let e = self.elem(k.id);
+            f(&e.member, e.score)
+        });
     }
 }
 
@@ -1211,22 +961,9 @@ mod tests {
             if step % 97 == 0 {
                 model_check(&z, &m);
                 if let Repr::Big(t) = &z.repr {
-                    let mut members = 0;
-                    for n in &t.nodes {
-                        members += alloc_size(n.member.len());
-                    }
+                    let members: usize = t.elems.iter().map(|e| alloc_size(e.member.len())).sum();
                     assert_eq!(members, t.member_bytes);
-                    assert_eq!(t.size(t.root), t.nodes.len());
-                    // Every node: its size counts its subtree, its priority is at least its
-                    // children's, and it sorts between them.
-                    for (i, n) in t.nodes.iter().enumerate() {
-                        assert_eq!(n.size as usize, 1 + t.size(n.left) + t.size(n.right));
-                        for c in [n.left, n.right].into_iter().filter(|&c| c != NIL) {
-                            assert!(t.node(c).prio <= n.prio);
-                        }
-                        assert!(n.left == NIL || t.less(n.left, i as u32));
-                        assert!(n.right == NIL || t.less(i as u32, n.right));
-                    }
+                    t.order.check(&t.elems);
                 }
             }
         }
