@@ -62,7 +62,7 @@ impl Leaf {
 #[derive(Clone, Debug)]
 struct Inner {
     len: u32,
-    /// `keys[i]` is at most every key under child `i` (`keys[0]` is not used).
+    /// `keys[i]` is the smallest key under child `i` (`keys[0]` is not used).
     keys: [Key; CAP],
     kids: [u32; CAP],
     counts: [u32; CAP],
@@ -272,7 +272,8 @@ impl Order {
         if self.leaves[leaf as usize].keys[at].id != key.id {
             return false;
         }
-        let next = self.successor(leaf, at);
+        // Only a leaf's first key can be a separator.
+        let next = if at == 0 { self.successor(leaf, at) } else { None };
         self.remove_at(self.root, self.height, elems, e);
         self.len -= 1;
         // A separator that was this key becomes its successor, the new smallest key of that
