@@ -209,3 +209,45 @@ impl Rng {
 pub fn key(i: usize) -> String {
     format!("key:{i:012}")
 }
+
+/// Elements per key of the small collections: within every default compact threshold.
+pub const SMALL: usize = 50;
+
+/// One element of collection `c`, 16 bytes (members, fields and values alike).
+fn elem(c: usize, i: usize) -> String {
+    format!("e{c:05}:{i:09}")
+}
+
+/// The variadic write commands that build a case of `memory_per_element` (`hash-small`,
+/// `zset-large`…): one per key and chunk of elements.
+pub fn collection_commands(case: &str, total: usize) -> Vec<Vec<String>> {
+    let (kind, small) = case.split_once('-').unwrap_or((case, "small"));
+    let per_key = if small == "small" { SMALL } else { total };
+    let keys = total / per_key;
+    let mut out = Vec::new();
+    for k in 0..keys {
+        let key = format!("{kind}:{k:08}");
+        for chunk in (0..per_key).collect::<Vec<_>>().chunks(100) {
+            let mut cmd = vec![
+                match kind {
+                    "hash" => "HSET",
+                    "list" => "RPUSH",
+                    "zset" => "ZADD",
+                    _ => "SADD",
+                }
+                .to_string(),
+                key.clone(),
+            ];
+            for &i in chunk {
+                match kind {
+                    "hash" => cmd.extend([elem(k, i), elem(k + 1, i)]),
+                    "zset" => cmd.extend([format!("{}", i * 3), elem(k, i)]),
+                    "intset" | "set" if case.contains("int") => cmd.push((i * 7).to_string()),
+                    _ => cmd.push(elem(k, i)),
+                }
+            }
+            out.push(cmd);
+        }
+    }
+    out
+}

@@ -9,18 +9,22 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use slab::Slab;
 
-use crate::entry::{Entry, INLINE_MAX, NewValue, Stored, ValueType};
+use crate::entry::{Entry, INLINE_MAX, NewValue, Stored, obj_box_cost};
 use crate::error::Error;
 use crate::policy::{self, Policy};
 use crate::table::Table;
-use crate::types::{Kind, Obj};
+use crate::types::{Kind, Obj, ObjRef};
 
 /// What the TTL index costs per key with a TTL (a B-tree slot of 16 bytes, nodes half full).
 const TTL_COST: usize = 32;
 /// What a large value costs beyond its bytes: its `Bytes` in the heap slab and its shared header.
 const HEAP_COST: usize = 72;
-/// What a collection costs beyond what it holds: its slot in the shard's object slab.
-const OBJ_COST: usize = std::mem::size_of::<Obj>() + 8;
+
+/// What a collection costs: its box, and what it holds.
+#[inline]
+pub(crate) fn obj_cost(e: &Entry, o: ObjRef<'_>) -> usize {
+    obj_box_cost(e.value_type()) + o.cost()
+}
 
 /// The key hash function of a store (seeded once per store).
 pub(crate) type Hasher = foldhash::fast::FixedState;
@@ -61,7 +65,7 @@ pub(crate) enum ValRef<'a> {
     Shared(&'a Bytes),
     /// A collection: string commands answer WRONGTYPE (see [`Found::string`]); the string
     /// helpers below treat it as an empty string.
-    Obj(&'a Obj),
+    Obj(ObjRef<'a>),
 }
 
 impl ValRef<'_> {
@@ -99,7 +103,7 @@ impl ValRef<'_> {
     pub(crate) fn to_val(self) -> Val<'static> {
         match self {
             ValRef::Int(i) => Val::Int(i),
-            ValRef::Obj(o) => Val::Obj(o.clone()),
+            ValRef::Obj(o) => Val::Obj(o.to_obj()),
             other => Val::Owned(other.to_bytes()),
         }
     }
@@ -136,7 +140,6 @@ pub(crate) enum Expire {
 pub(crate) struct Found<'a> {
     pub(crate) entry: &'a Entry,
     heap: &'a Slab<Bytes>,
-    objs: &'a Slab<Obj>,
 }
 
 impl<'a> Found<'a> {
@@ -148,7 +151,7 @@ impl<'a> Found<'a> {
 
     /// The value, whatever its type.
     pub(crate) fn value(&self) -> ValRef<'a> {
-        value_of(self.entry, self.heap, self.objs)
+        value_of(self.entry, self.heap)
     }
 
     /// The value of a string key; WRONGTYPE for a collection.
@@ -161,7 +164,7 @@ impl<'a> Found<'a> {
     }
 }
 
-fn value_of<'a>(e: &'a Entry, heap: &'a Slab<Bytes>, objs: &'a Slab<Obj>) -> ValRef<'a> {
+fn value_of<'a>(e: &'a Entry, heap: &'a Slab<Bytes>) -> ValRef<'a> {
     match e.stored() {
         Stored::Inline(b) => ValRef::Bytes(b),
         Stored::Int(i) => ValRef::Int(i),
@@ -169,10 +172,7 @@ fn value_of<'a>(e: &'a Entry, heap: &'a Slab<Bytes>, objs: &'a Slab<Obj>) -> Val
             Some(b) => ValRef::Shared(b),
             None => ValRef::Bytes(&[]),
         },
-        Stored::Obj(ix) => match objs.get(ix as usize) {
-            Some(o) => ValRef::Obj(o),
-            None => ValRef::Bytes(&[]),
-        },
+        Stored::Obj(o) => ValRef::Obj(o),
     }
 }
 
@@ -183,30 +183,32 @@ pub(crate) struct Taken {
     value: Released,
 }
 
-/// The out-of-entry part of a value, released from its shard.
+/// The out-of-entry part of a string value, released from its shard (a collection stays
+/// with its entry).
 #[derive(Debug)]
 enum Released {
     None,
     Heap(Bytes),
-    Obj(Obj),
 }
 
 impl Taken {
     pub(crate) fn value(&self) -> ValRef<'_> {
         match (&self.value, self.entry.stored()) {
             (Released::Heap(b), _) => ValRef::Shared(b),
-            (Released::Obj(o), _) => ValRef::Obj(o),
+            (Released::None, Stored::Obj(o)) => ValRef::Obj(o),
             (Released::None, Stored::Int(i)) => ValRef::Int(i),
             (Released::None, Stored::Inline(b)) => ValRef::Bytes(b),
-            (Released::None, Stored::Heap(_) | Stored::Obj(_)) => ValRef::Bytes(&[]),
+            (Released::None, Stored::Heap(_)) => ValRef::Bytes(&[]),
         }
     }
 
     pub(crate) fn into_val(self) -> Val<'static> {
         match self.value {
             Released::Heap(b) => Val::Owned(b),
-            Released::Obj(o) => Val::Obj(o),
-            Released::None => self.value().to_val(),
+            Released::None => match self.entry.obj() {
+                Some(_) => self.entry.into_obj().map_or(Val::Int(0), Val::Obj),
+                None => self.value().to_val(),
+            },
         }
     }
 }
@@ -282,11 +284,11 @@ impl Dbs {
 #[repr(C)]
 pub(crate) struct Side {
     /// INVARIANT: the sum of `cost()` of every entry, TTL_COST per TTL, HEAP_COST plus the length
-    /// of every heap value, the allocation of every table and of the SIEVE queue.
+    /// of every heap value, the box and `cost()` of every collection, the allocation of every
+    /// table and of the SIEVE queue.
     pub(crate) bytes: usize,
     pub(crate) stats: Stats,
     heap: Slab<Bytes>,
-    objs: Slab<Obj>,
     rng: SmallRng,
     sieve: VecDeque<(u32, u8)>,
     hand: usize,
@@ -365,7 +367,9 @@ impl Side {
         Some((e, value))
     }
 
-    /// Releases what the entry's value holds outside the entry (a large string or a collection).
+    /// Releases what the entry's value holds in the shard (a large string), and takes a
+    /// collection's bytes off the count (the entry still owns it, until it is dropped or its
+    /// collection taken out).
     fn release(&mut self, e: &Entry) -> Released {
         match e.stored() {
             Stored::Heap(ix) => match self.heap.try_remove(ix as usize) {
@@ -375,26 +379,12 @@ impl Side {
                 }
                 None => Released::None,
             },
-            Stored::Obj(ix) => match self.objs.try_remove(ix as usize) {
-                Some(o) => {
-                    self.bytes = self.bytes.saturating_sub(OBJ_COST + o.cost());
-                    Released::Obj(o)
-                }
-                None => Released::None,
-            },
+            Stored::Obj(o) => {
+                self.bytes = self.bytes.saturating_sub(obj_cost(e, o));
+                Released::None
+            }
             Stored::Inline(_) | Stored::Int(_) => Released::None,
         }
-    }
-
-    fn obj_put(&mut self, o: Obj) -> (u32, ValueType) {
-        self.bytes += OBJ_COST + o.cost();
-        let t = match o {
-            Obj::Hash(_) => ValueType::Hash,
-            Obj::List(_) => ValueType::List,
-            Obj::Set(_) => ValueType::Set,
-            Obj::ZSet(_) => ValueType::ZSet,
-        };
-        (self.objs.insert(o) as u32, t)
     }
 
     fn make(
@@ -422,8 +412,11 @@ impl Side {
                 Entry::new(key, expire, access, flags, NewValue::Heap(ix))
             }
             Val::Obj(o) => {
-                let (ix, t) = self.obj_put(o);
-                Entry::new(key, expire, access, 0, NewValue::Obj(ix, t))
+                let e = Entry::new_obj(key, expire, access, o);
+                if let Some(o) = e.obj() {
+                    self.bytes += obj_cost(&e, o);
+                }
+                e
             }
         }
     }
@@ -450,7 +443,6 @@ impl Side {
 pub(crate) struct Emptied {
     _dbs: Dbs,
     _heap: Slab<Bytes>,
-    _objs: Slab<Obj>,
     _sieve: VecDeque<(u32, u8)>,
 }
 
@@ -476,7 +468,6 @@ impl Shard {
                 bytes: 0,
                 stats: Stats::default(),
                 heap: Slab::new(),
-                objs: Slab::new(),
                 rng: SmallRng::seed_from_u64(seed),
                 sieve: VecDeque::new(),
                 hand: 0,
@@ -510,7 +501,7 @@ impl Shard {
             side.stats.expired += 1;
             None
         } else {
-            Some(Found { entry: table.at_mut(i)?, heap: &side.heap, objs: &side.objs })
+            Some(Found { entry: table.at_mut(i)?, heap: &side.heap })
         }
     }
 
@@ -523,6 +514,13 @@ impl Shard {
         key: &[u8],
         stats: bool,
     ) -> Option<Found<'_>> {
+        let i = self.lookup_index(cx, h, key, stats)?;
+        let Shard { dbs, side } = self;
+        Some(Found { entry: dbs.get(cx.db)?.table.at(i)?, heap: &side.heap })
+    }
+
+    /// [`Shard::lookup`]'s work; the live key's slot in its table.
+    fn lookup_index(&mut self, cx: &Ctx, h: KeyHash, key: &[u8], stats: bool) -> Option<usize> {
         let Shard { dbs, side } = self;
         let Db { table, ttl } = dbs.get_mut(cx.db)?;
         let Some(i) = table.find_index(h.h32(), key) else {
@@ -535,10 +533,9 @@ impl Shard {
             side.stats.misses += u64::from(stats);
             None
         } else {
-            let e = table.at_mut(i)?;
-            side.touch(e, cx);
+            side.touch(table.at_mut(i)?, cx);
             side.stats.hits += u64::from(stats);
-            Some(Found { entry: e, heap: &side.heap, objs: &side.objs })
+            Some(i)
         }
     }
 
@@ -641,25 +638,27 @@ impl Shard {
         create: bool,
         f: impl FnOnce(&mut T) -> R,
     ) -> Result<Option<R>, Error> {
-        let ix = match self.lookup(cx, h, key, false) {
-            Some(found) => match found.entry.stored() {
-                Stored::Obj(ix) if found.value_is::<T>() => ix,
-                _ => return Err(Error::WrongType),
-            },
+        let i = match self.lookup_index(cx, h, key, false) {
+            Some(i) => i,
             None if create => {
                 self.put(cx, h, key, Val::Obj(T::default().into_obj()), Expire::Set(None), 0);
-                match self.find(cx.db, h, key, cx.now).map(|f| f.entry.stored()) {
-                    Some(Stored::Obj(ix)) => ix,
-                    _ => return Ok(None),
+                match self.dbs.get(cx.db).and_then(|d| d.table.find_index(h.h32(), key)) {
+                    Some(i) => i,
+                    None => return Ok(None),
                 }
             }
             None => return Ok(None),
         };
-        let side = &mut self.side;
-        let Some(o) = side.objs.get_mut(ix as usize) else { return Ok(None) };
-        let before = o.cost();
-        let Some(t) = T::of_mut(o) else { return Err(Error::WrongType) };
+        let Shard { dbs, side } = self;
+        let Some(e) = dbs.get_mut(cx.db).and_then(|d| d.table.at_mut(i)) else { return Ok(None) };
+        // The box's cost does not change: only what the collection holds.
+        let before = match e.obj() {
+            Some(o) if T::of(o).is_some() => o.cost(),
+            _ => return Err(Error::WrongType),
+        };
+        let Some(t) = e.obj_mut().and_then(T::of_mut) else { return Err(Error::WrongType) };
         let r = f(t);
+        let Some(o) = e.obj() else { return Ok(Some(r)) };
         let (after, empty) = (o.cost(), o.len() == 0);
         side.bytes = (side.bytes + after).saturating_sub(before);
         if empty {
@@ -686,9 +685,8 @@ impl Shard {
         if e.expire() == expire {
             return true;
         }
-        let new = e.with_expire(expire);
-        let old = std::mem::replace(e, new);
-        side.untrack(ttl, &old);
+        side.untrack(ttl, e);
+        e.set_expire(expire);
         side.track(ttl, e);
         true
     }
@@ -771,7 +769,6 @@ impl Shard {
         Emptied {
             _dbs: dbs,
             _heap: std::mem::take(&mut side.heap),
-            _objs: std::mem::take(&mut side.objs),
             _sieve: std::mem::take(&mut side.sieve),
         }
     }
@@ -1063,7 +1060,12 @@ impl Shard {
             }
         }
         n + self.side.heap.iter().map(|(_, b)| HEAP_COST + b.len()).sum::<usize>()
-            + self.side.objs.iter().map(|(_, o)| OBJ_COST + o.cost()).sum::<usize>()
+            + self
+                .dbs
+                .iter()
+                .flat_map(|d| d.table.iter())
+                .filter_map(|e| e.obj().map(|o| obj_cost(e, o)))
+                .sum::<usize>()
     }
 }
 
@@ -1135,7 +1137,7 @@ mod tests {
         assert!(matches!(s.read::<Hash>(&c, kh(b"s"), b"s"), Err(Error::WrongType)));
         assert_eq!(
             s.find(0, kh(b"s"), b"s", 0).map(|f| f.entry.value_type()),
-            Some(ValueType::Set)
+            Some(crate::entry::ValueType::Set)
         );
         let t = s.take(0, kh(b"s"), b"s", 0).map(Taken::into_val);
         assert!(matches!(t, Some(Val::Obj(Obj::Set(_)))));

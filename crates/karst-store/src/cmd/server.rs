@@ -89,7 +89,7 @@ fn memory(store: &Store, s: &mut Session, args: Args<'_>, out: &mut Output) {
         Some(f) => {
             let value = match f.value() {
                 crate::shard::ValRef::Shared(b) => b.len() + 72,
-                crate::shard::ValRef::Obj(o) => o.cost() + std::mem::size_of_val(o) + 8,
+                crate::shard::ValRef::Obj(o) => crate::shard::obj_cost(f.entry, o),
                 _ => 0,
             };
             // The entry, its table slot (16 bytes and a control byte, at 7/8 load at most) and

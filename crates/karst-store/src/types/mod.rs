@@ -1,9 +1,10 @@
 //! The collection types: hashes, lists, sets and sorted sets, each with a compact encoding for
 //! small sizes (in the role of Redis's listpack/intset) and a large one past a threshold.
 //!
-//! A collection lives in its shard's object slab; the key's entry holds its index (see
-//! `entry`). Every type keeps its memory cost up to date in O(1), so the shard's byte count (and
-//! with it maxmemory) covers collections as it covers strings.
+//! A collection lives in a box of its type that the key's entry owns (see `entry`): an [`Obj`]
+//! moves in and out, an [`ObjRef`] or [`ObjMut`] is it read or changed in place. Every type
+//! keeps its memory cost up to date in O(1), so the shard's byte count (and with it maxmemory)
+//! covers collections as it covers strings.
 
 pub(crate) mod hash;
 pub(crate) mod list;
@@ -137,7 +138,8 @@ impl EncodingLimits {
     }
 }
 
-/// A collection value.
+/// A collection value, owned: what moves in and out of an entry (RENAME, MOVE, COPY, the
+/// result of SINTERSTORE…).
 #[derive(Clone, Debug)]
 pub(crate) enum Obj {
     Hash(hash::Hash),
@@ -146,42 +148,83 @@ pub(crate) enum Obj {
     ZSet(zset::ZSet),
 }
 
-impl Obj {
+/// A collection read in place, in its entry's box.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum ObjRef<'a> {
+    Hash(&'a hash::Hash),
+    List(&'a list::List),
+    Set(&'a set::Set),
+    ZSet(&'a zset::ZSet),
+}
+
+/// A collection changed in place, in its entry's box.
+#[derive(Debug)]
+pub(crate) enum ObjMut<'a> {
+    Hash(&'a mut hash::Hash),
+    List(&'a mut list::List),
+    Set(&'a mut set::Set),
+    ZSet(&'a mut zset::ZSet),
+}
+
+impl PartialEq for ObjRef<'_> {
+    /// The same collection (not equal contents).
+    fn eq(&self, other: &ObjRef<'_>) -> bool {
+        match (self, other) {
+            (ObjRef::Hash(a), ObjRef::Hash(b)) => std::ptr::eq(*a, *b),
+            (ObjRef::List(a), ObjRef::List(b)) => std::ptr::eq(*a, *b),
+            (ObjRef::Set(a), ObjRef::Set(b)) => std::ptr::eq(*a, *b),
+            (ObjRef::ZSet(a), ObjRef::ZSet(b)) => std::ptr::eq(*a, *b),
+            _ => false,
+        }
+    }
+}
+
+impl<'a> ObjRef<'a> {
     /// The name OBJECT ENCODING replies with.
-    pub(crate) fn encoding(&self) -> &'static str {
+    pub(crate) fn encoding(self) -> &'static str {
         match self {
-            Obj::Hash(v) => v.encoding(),
-            Obj::List(v) => v.encoding(),
-            Obj::Set(v) => v.encoding(),
-            Obj::ZSet(v) => v.encoding(),
+            ObjRef::Hash(v) => v.encoding(),
+            ObjRef::List(v) => v.encoding(),
+            ObjRef::Set(v) => v.encoding(),
+            ObjRef::ZSet(v) => v.encoding(),
         }
     }
 
-    /// Bytes of memory the value holds (kept up to date by each type, O(1)).
-    pub(crate) fn cost(&self) -> usize {
+    /// Bytes of memory the value holds beyond its box (kept up to date by each type, O(1)).
+    pub(crate) fn cost(self) -> usize {
         match self {
-            Obj::Hash(v) => v.cost(),
-            Obj::List(v) => v.cost(),
-            Obj::Set(v) => v.cost(),
-            Obj::ZSet(v) => v.cost(),
+            ObjRef::Hash(v) => v.cost(),
+            ObjRef::List(v) => v.cost(),
+            ObjRef::Set(v) => v.cost(),
+            ObjRef::ZSet(v) => v.cost(),
         }
     }
 
     /// Number of elements (an empty collection is deleted with its key).
-    pub(crate) fn len(&self) -> usize {
+    pub(crate) fn len(self) -> usize {
         match self {
-            Obj::Hash(v) => v.len(),
-            Obj::List(v) => v.len(),
-            Obj::Set(v) => v.len(),
-            Obj::ZSet(v) => v.len(),
+            ObjRef::Hash(v) => v.len(),
+            ObjRef::List(v) => v.len(),
+            ObjRef::Set(v) => v.len(),
+            ObjRef::ZSet(v) => v.len(),
+        }
+    }
+
+    /// An owned copy.
+    pub(crate) fn to_obj(self) -> Obj {
+        match self {
+            ObjRef::Hash(v) => Obj::Hash(v.clone()),
+            ObjRef::List(v) => Obj::List(v.clone()),
+            ObjRef::Set(v) => Obj::Set(v.clone()),
+            ObjRef::ZSet(v) => Obj::ZSet(v.clone()),
         }
     }
 }
 
 /// A collection type as the variant of [`Obj`] it lives in.
 pub(crate) trait Kind: Sized {
-    fn of(o: &Obj) -> Option<&Self>;
-    fn of_mut(o: &mut Obj) -> Option<&mut Self>;
+    fn of(o: ObjRef<'_>) -> Option<&Self>;
+    fn of_mut(o: ObjMut<'_>) -> Option<&mut Self>;
     fn into_obj(self) -> Obj;
 }
 
@@ -189,16 +232,16 @@ macro_rules! kind {
     ($t:ty, $v:ident) => {
         impl Kind for $t {
             #[inline]
-            fn of(o: &Obj) -> Option<&Self> {
+            fn of(o: ObjRef<'_>) -> Option<&Self> {
                 match o {
-                    Obj::$v(v) => Some(v),
+                    ObjRef::$v(v) => Some(v),
                     _ => None,
                 }
             }
             #[inline]
-            fn of_mut(o: &mut Obj) -> Option<&mut Self> {
+            fn of_mut(o: ObjMut<'_>) -> Option<&mut Self> {
                 match o {
-                    Obj::$v(v) => Some(v),
+                    ObjMut::$v(v) => Some(v),
                     _ => None,
                 }
             }

@@ -1,15 +1,15 @@
-//! A packed run of byte strings: the role of Redis's listpack for small collections.
+//! A packed run of byte strings: the role of Redis's listpack for small hashes.
 //!
 //! ```text
-//! element  = head bytes tail
-//! head     = len as 1 byte (< 255) | 0xFF and len as 4 bytes little-endian
-//! tail     = len as 1 byte (< 255) | len as 4 bytes little-endian and 0xFF
+//! element  = len as LEB128 (1 byte up to 127, 2 up to 16383…) bytes
 //! ```
 //!
-//! The length at both ends lets a walk go either way, so both ends of a list chunk are O(1).
-//! An element costs its bytes plus 2 (up to 254 bytes) or 10; Redis's listpack costs 2 to 10
-//! too. Elements are addressed by byte offset; offsets stay valid until the next change. The hash
-//! type's compact form is built on it.
+//! Walks go forwards only (a hash's listpack is only ever searched or listed from its start), so
+//! an element costs its bytes plus 1 where Redis's listpack spends 2 (a length at each end, for
+//! backward walks). Measured on hashes of 50 pairs of 16-byte strings: 1 700 bytes, in a
+//! 1 792-byte size class, where two bytes a string made 1 800 and a 2 048-byte class (Redis
+//! 7.0: 1 807, 2 048). Elements are addressed by byte offset; offsets stay valid until the next
+//! change.
 
 /// A packed run of byte strings. See the [module docs](self).
 #[derive(Clone, Default, Debug, PartialEq, Eq)]
@@ -18,32 +18,25 @@ pub(crate) struct Packed {
     count: usize,
 }
 
+/// Bytes of the length of an element of `n` bytes.
 #[inline]
-fn overhead(n: usize) -> usize {
-    if n < 255 { 2 } else { 10 }
+fn overhead(mut n: usize) -> usize {
+    let mut k = 1;
+    while n >= 0x80 {
+        n >>= 7;
+        k += 1;
+    }
+    k
 }
 
 fn encode(dst: &mut Vec<u8>, v: &[u8]) {
-    let n = v.len();
-    if n < 255 {
-        dst.push(n as u8);
-        dst.extend_from_slice(v);
-        dst.push(n as u8);
-    } else {
-        dst.push(0xFF);
-        dst.extend_from_slice(&(n as u32).to_le_bytes());
-        dst.extend_from_slice(v);
-        dst.extend_from_slice(&(n as u32).to_le_bytes());
-        dst.push(0xFF);
+    let mut n = v.len();
+    while n >= 0x80 {
+        dst.push((n as u8 & 0x7F) | 0x80);
+        n >>= 7;
     }
-}
-
-fn u32_at(b: &[u8], at: usize) -> usize {
-    let mut k = [0u8; 4];
-    if let Some(s) = b.get(at..at + 4) {
-        k.copy_from_slice(s);
-    }
-    u32::from_le_bytes(k) as usize
+    dst.push(n as u8);
+    dst.extend_from_slice(v);
 }
 
 impl Packed {
@@ -77,7 +70,7 @@ impl Packed {
         }
     }
 
-    /// Offset of the first element (equal to [`Packed::end`] when empty).
+    /// Offset of the first element.
     #[inline]
     pub(crate) fn start(&self) -> usize {
         0
@@ -87,46 +80,30 @@ impl Packed {
     #[inline]
     pub(crate) fn get(&self, at: usize) -> Option<(&[u8], usize)> {
         let b = &self.buf;
-        let (n, from) = match *b.get(at)? {
-            0xFF => (u32_at(b, at + 1), at + 5),
-            n => (n as usize, at + 1),
-        };
-        let v = b.get(from..from + n)?;
-        Some((v, from + n + if n < 255 { 1 } else { 5 }))
-    }
-
-    /// The offset of the element before the one at `at` (`at` may be [`Packed::end`]).
-    #[inline]
-    pub(crate) fn prev(&self, at: usize) -> Option<usize> {
-        if at == 0 || at > self.buf.len() {
-            return None;
+        let (mut n, mut i, mut shift) = (0usize, at, 0u32);
+        loop {
+            let c = *b.get(i)?;
+            i += 1;
+            n |= usize::from(c & 0x7F).checked_shl(shift)?;
+            if c & 0x80 == 0 {
+                break;
+            }
+            shift += 7;
         }
-        let b = &self.buf;
-        let n = match *b.get(at - 1)? {
-            0xFF => u32_at(b, at.checked_sub(5)?),
-            n => n as usize,
-        };
-        at.checked_sub(n + overhead(n))
+        let end = i.checked_add(n)?;
+        Some((b.get(i..end)?, end))
     }
 
-    /// The offset of element number `i` (walking from the nearer end).
+    /// The offset of element number `i`.
     pub(crate) fn offset_of(&self, i: usize) -> Option<usize> {
         if i >= self.count {
             return None;
         }
-        if i <= self.count / 2 {
-            let mut at = 0;
-            for _ in 0..i {
-                at = self.get(at)?.1;
-            }
-            Some(at)
-        } else {
-            let mut at = self.buf.len();
-            for _ in i..self.count {
-                at = self.prev(at)?;
-            }
-            Some(at)
+        let mut at = 0;
+        for _ in 0..i {
+            at = self.get(at)?.1;
         }
+        Some(at)
     }
 
     /// Every element, first to last.
@@ -168,8 +145,7 @@ impl Packed {
     pub(crate) fn replace(&mut self, at: usize, v: &[u8]) -> usize {
         let Some((old, next)) = self.get(at) else { return at };
         if old.len() == v.len() {
-            let from = next - v.len() - if v.len() < 255 { 1 } else { 5 };
-            self.buf[from..from + v.len()].copy_from_slice(v);
+            self.buf[next - v.len()..next].copy_from_slice(v);
             return next;
         }
         let mut enc = Vec::with_capacity(v.len() + overhead(v.len()));
@@ -216,10 +192,10 @@ mod tests {
     }
 
     #[test]
-    fn edits_match_a_vec_model_around_the_long_length_form() {
+    fn edits_match_a_vec_model_around_each_length_size() {
         let mut p = Packed::new();
         let mut m: Vec<Vec<u8>> = Vec::new();
-        let sizes = [0usize, 1, 7, 253, 254, 255, 256, 300, 1000, 3];
+        let sizes = [0usize, 1, 7, 127, 128, 253, 255, 300, 16383, 16384, 3];
         for (i, &n) in sizes.iter().enumerate() {
             let v = vec![i as u8; n];
             p.push_back(&v);
