@@ -28,8 +28,9 @@
 //! quarter of the slots of 1024 small shards empty on average); measured on 20 000 keys of 50
 //! elements, the slab held 58 to 68 bytes a key where the box holds 32 to 48.
 //!
-//! This is the crate's only unsafe code touching memory (the other is `clock`'s read of the
-//! time-stamp counter): allocation, release, the tag in the pointer, the view of the
+//! This is the crate's only unsafe code touching memory (the others are `clock`'s read of the
+//! time-stamp counter and `store.rs`'s taking over of a shard lock kept across a pipeline's
+//! commands, see `hold.rs`): allocation, release, the tag in the pointer, the view of the
 //! allocation as a byte slice, and the collection's box behind the pointer in the value.
 //! Everything else reads and writes through that slice or through the typed references of
 //! [`Entry::obj`] and [`Entry::obj_mut`].
