@@ -18,6 +18,8 @@
 
 use std::cmp::Ordering;
 
+pub(super) use super::set::Member;
+
 /// Keys per leaf and children per inner node.
 const CAP: usize = 32;
 /// A node with fewer entries is merged with a neighbour if they fit in [`MERGED_MAX`].
@@ -25,10 +27,11 @@ const MIN: usize = CAP / 4;
 const MERGED_MAX: usize = CAP * 3 / 4;
 const NIL: u32 = u32::MAX;
 
-/// An element of the set, in the arena the keys point into.
+/// An element of the set, in the arena the keys point into (32 bytes: members up to 22 bytes
+/// inside it, so a comparison of equal scores reads no other memory).
 #[derive(Clone, Debug)]
 pub(super) struct Elem {
-    pub(super) member: Box<[u8]>,
+    pub(super) member: Member,
     pub(super) score: f64,
 }
 
@@ -104,7 +107,7 @@ fn cmp(elems: &[Elem], key: &Key, score: f64, member: &[u8]) -> Ordering {
     key.score
         .partial_cmp(&score)
         .unwrap_or(Ordering::Equal)
-        .then_with(|| elems[key.id as usize].member.as_ref().cmp(member))
+        .then_with(|| elems[key.id as usize].member.bytes().cmp(member))
 }
 
 /// A node split in two: the right half's separator, id and key count.
@@ -665,7 +668,7 @@ mod tests {
                 }
                 let score = next(50) as f64;
                 let id = elems.len() as u32;
-                elems.push(Elem { member: member.into(), score });
+                elems.push(Elem { member: Member::new(&member), score });
                 order.insert(&elems, Key { score, id });
             } else if next(3) == 0 {
                 let id = next(elems.len() as u64) as u32;
@@ -718,7 +721,7 @@ mod tests {
     fn ascending_inserts_fill_nodes() {
         let n = if cfg!(miri) { 300 } else { 20_000 };
         let elems: Vec<Elem> =
-            (0..n).map(|i| Elem { member: b"m".to_vec().into(), score: i as f64 }).collect();
+            (0..n).map(|i| Elem { member: Member::new(b"m"), score: i as f64 }).collect();
         let mut order = Order::default();
         for id in 0..n {
             order.insert(&elems, Key { score: id as f64, id });

@@ -313,15 +313,24 @@ impl Run {
 /// Longest member kept inside its slot.
 const INLINE: usize = 22;
 
-/// A member of a large set: inline up to 22 bytes, else one boxed allocation.
+/// A member of a large set (or of a large sorted set's arena): inline up to 22 bytes, else one
+/// boxed allocation.
 #[derive(Clone, Debug)]
-enum Member {
+pub(super) enum Member {
     Inline { len: u8, buf: [u8; INLINE] },
     Heap(Box<[u8]>),
 }
 
+impl std::ops::Deref for Member {
+    type Target = [u8];
+    #[inline]
+    fn deref(&self) -> &[u8] {
+        self.bytes()
+    }
+}
+
 impl Member {
-    fn new(v: &[u8]) -> Member {
+    pub(super) fn new(v: &[u8]) -> Member {
         if v.len() <= INLINE {
             let mut buf = [0u8; INLINE];
             buf[..v.len()].copy_from_slice(v);
@@ -332,7 +341,7 @@ impl Member {
     }
 
     #[inline]
-    fn bytes(&self) -> &[u8] {
+    pub(super) fn bytes(&self) -> &[u8] {
         match self {
             Member::Inline { len, buf } => buf.get(..*len as usize).unwrap_or_default(),
             Member::Heap(b) => b,
@@ -341,7 +350,7 @@ impl Member {
 
     /// Bytes allocated for the member outside its slot.
     #[inline]
-    fn heap(&self) -> usize {
+    pub(super) fn heap(&self) -> usize {
         match self {
             Member::Inline { .. } => 0,
             Member::Heap(b) => size_class(b.len()),

@@ -14,9 +14,10 @@
 //!   hashbrown `HashTable<u32>` from member to element, and their order in a B+ tree of
 //!   `(score, id)` keys with counts in its inner nodes ([`super::order`]: O(log n) rank and select,
 //!   the role of Redis's skiplist spans, and ranges as walks along linked leaves). Per element
-//!   that is the 24-byte arena slot, about 23 bytes of leaf (16-byte keys in leaves about 70% full)
-//!   and 5 of table, plus the member's own allocation, against Redis's dictEntry (24), bucket
-//!   (8), skiplist node (about 48) and sds header. It replaced a treap whose 40-byte nodes made
+//!   that is the 32-byte arena slot (members up to 22 bytes inside it, longer ones in an
+//!   allocation of their own), about 23 bytes of leaf (16-byte keys in leaves about 70% full)
+//!   and 5 of table, against Redis's dictEntry (24), bucket (8), skiplist node (about 48) and
+//!   sds header. It replaced a treap whose 40-byte nodes made
 //!   a ZADD into a million members walk about thirty dependent cache misses deep.
 //!
 //! Scores are never NaN (the commands refuse a NaN result before it is stored). `-0.0` and `0.0`
@@ -28,7 +29,7 @@ use std::hash::BuildHasher;
 use hashbrown::HashTable;
 
 use super::EncodingLimits;
-use super::order::{Elem, Key, Order};
+use super::order::{Elem, Key, Member, Order};
 
 /// One end of a score range (`1.5`, `(1.5`, `-inf`).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -707,7 +708,7 @@ struct Tree {
     index: HashTable<u32>,
     hasher: foldhash::fast::RandomState,
     order: Order,
-    /// Bytes of the members' allocations.
+    /// Bytes of the members' allocations (those too long to live in their element).
     member_bytes: usize,
 }
 
@@ -721,12 +722,6 @@ impl Default for Tree {
             member_bytes: 0,
         }
     }
-}
-
-/// What an allocation of `n` bytes takes from the allocator (size classes are multiples of 8 for
-/// small sizes).
-fn alloc_size(n: usize) -> usize {
-    if n == 0 { 0 } else { n.div_ceil(8) * 8 }
 }
 
 impl Tree {
@@ -759,9 +754,10 @@ impl Tree {
 
     fn insert(&mut self, member: &[u8], score: f64) {
         let n = self.elems.len() as u32;
-        self.member_bytes += alloc_size(member.len());
-        self.elems.push(Elem { member: member.into(), score });
-        let h = self.hasher.hash_one(member);
+        let member = Member::new(member);
+        self.member_bytes += member.heap();
+        let h = self.hasher.hash_one(member.bytes());
+        self.elems.push(Elem { member, score });
         let (elems, hasher) = (&self.elems, &self.hasher);
         self.index.insert_unique(h, n, |&i| hasher.hash_one(&*elems[i as usize].member));
         self.order.insert(&self.elems, Key { score, id: n });
@@ -803,7 +799,7 @@ impl Tree {
             }
         }
         let gone = self.elems.swap_remove(n as usize);
-        self.member_bytes -= alloc_size(gone.member.len());
+        self.member_bytes -= gone.member.heap();
     }
 
     /// Gives memory back after removals.
@@ -961,7 +957,7 @@ mod tests {
             if step % 97 == 0 {
                 model_check(&z, &m);
                 if let Repr::Big(t) = &z.repr {
-                    let members: usize = t.elems.iter().map(|e| alloc_size(e.member.len())).sum();
+                    let members: usize = t.elems.iter().map(|e| e.member.heap()).sum();
                     assert_eq!(members, t.member_bytes);
                     t.order.check(&t.elems);
                 }
