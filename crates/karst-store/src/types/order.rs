@@ -13,8 +13,11 @@
 //! replaces, about thirty dependent cache misses deep; here the upper levels stay in cache and a
 //! descent misses on about one leaf.
 //!
-//! A node that falls below a quarter full is merged with a neighbour when the two fit in three
-//! quarters of a node; an empty one is removed. Nodes are not rebalanced otherwise.
+//! A full leaf splits in halves, except when the new key goes at its end (ascending scores, as
+//! timestamps): then the new key starts a leaf of its own and the full one stays full. A node
+//! that falls below a quarter full is merged with a neighbour when the two fit in three quarters
+//! of a node; an empty subtree is removed. Nodes are not rebalanced otherwise. When three
+//! quarters of the leaf arena are free, [`Order::compact`] rebuilds the tree.
 
 use std::cmp::Ordering;
 
@@ -28,7 +31,7 @@ const MERGED_MAX: usize = CAP * 3 / 4;
 const NIL: u32 = u32::MAX;
 
 /// An element of the set, in the arena the keys point into (32 bytes: members up to 22 bytes
-/// inside it, so a comparison of equal scores reads no other memory).
+/// inside it, so comparing equal scores reads the element's slot and no allocation behind it).
 #[derive(Clone, Debug)]
 pub(super) struct Elem {
     pub(super) member: Member,
