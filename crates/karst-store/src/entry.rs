@@ -37,7 +37,8 @@
 
 #![allow(unsafe_code, reason = "the thin entry pointer; see the module docs")]
 
-use std::alloc::{Layout, alloc_zeroed, dealloc, handle_alloc_error};
+use std::alloc::{Layout, alloc, dealloc, handle_alloc_error};
+use std::mem::MaybeUninit;
 use std::ptr::NonNull;
 
 use crate::types::hash::Hash;
@@ -261,6 +262,107 @@ fn get_varint(src: &[u8], at: usize) -> (usize, usize) {
     }
 }
 
+/// The total length of an entry: header, key, expire and a value of `vlen` bytes. The length
+/// field counts itself: 1 byte below 255 in all, else 5.
+fn entry_len(klen: usize, ttl: bool, vlen: usize) -> usize {
+    let body = varint_len(klen) + if ttl { 8 } else { 0 } + klen + vlen;
+    if LEN_AT + 1 + body < 255 { LEN_AT + 1 + body } else { LEN_AT + 5 + body }
+}
+
+/// The flags byte of a new entry.
+fn new_flags(flags: u8, value: Value<'_>, expire: Option<i64>) -> u8 {
+    let kind = match value {
+        Value::Str(NewValue::Inline(_)) => KIND_INLINE,
+        Value::Str(NewValue::Int(_)) => KIND_INT,
+        Value::Str(NewValue::Heap(_)) => KIND_HEAP,
+        Value::Obj(_, t) => KIND_OBJ | t.tag() << OBJ_TYPE_SHIFT,
+    };
+    (flags & (RAW | VISITED)) | kind | if expire.is_some() { TTL } else { 0 }
+}
+
+/// Everything before the key: flags, access clock, length, key length, expire. Returns the
+/// bytes and how many of them are used.
+fn header(
+    len: usize,
+    klen: usize,
+    expire: Option<i64>,
+    access: u64,
+    flags: u8,
+) -> ([u8; 24], usize) {
+    let mut h = [0u8; 24];
+    h[0] = flags;
+    h[1..6].copy_from_slice(&access.to_le_bytes()[..5]);
+    let mut at = LEN_AT;
+    put_varint(&mut h, &mut at, len);
+    put_varint(&mut h, &mut at, klen);
+    if let Some(t) = expire {
+        if let Some(d) = h.get_mut(at..at + 8) {
+            d.copy_from_slice(&t.to_le_bytes());
+        }
+        at += 8;
+    }
+    (h, at)
+}
+
+/// A value's bytes in the entry (a collection's pointer is written apart, see [`Entry::build`]:
+/// zeros stand in for it here).
+enum Encoded<'a> {
+    Slice(&'a [u8]),
+    Int([u8; 8]),
+    Index([u8; 4]),
+    Ptr([u8; PTR]),
+}
+
+impl Encoded<'_> {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Encoded::Slice(b) => b,
+            Encoded::Int(b) => b,
+            Encoded::Index(b) => b,
+            Encoded::Ptr(b) => b,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.bytes().len()
+    }
+}
+
+impl Value<'_> {
+    fn encode(&self) -> Encoded<'_> {
+        match *self {
+            Value::Str(NewValue::Inline(v)) => Encoded::Slice(v),
+            Value::Str(NewValue::Int(i)) => Encoded::Int(i.to_le_bytes()),
+            Value::Str(NewValue::Heap(ix)) => Encoded::Index(ix.to_le_bytes()),
+            Value::Obj(..) => Encoded::Ptr([0; PTR]),
+        }
+    }
+}
+
+/// Initializes an allocation front to back.
+struct Fill<'a> {
+    buf: &'a mut [MaybeUninit<u8>],
+    at: usize,
+}
+
+impl Fill<'_> {
+    /// Writes `src` next (what does not fit is dropped, so the bytes written stay contiguous).
+    fn put(&mut self, src: &[u8]) {
+        let dst = self.buf.get_mut(self.at..).unwrap_or_default();
+        for (d, s) in dst.iter_mut().zip(src) {
+            d.write(*s);
+        }
+        self.at += src.len();
+    }
+
+    /// Zeroes what is left (nothing, when the lengths add up), so every byte is initialized.
+    fn finish(self) {
+        for d in self.buf.get_mut(self.at..).unwrap_or_default() {
+            d.write(0);
+        }
+    }
+}
+
 impl Entry {
     /// An entry with a string value.
     pub(crate) fn new(
@@ -280,64 +382,79 @@ impl Entry {
     }
 
     fn build(key: &[u8], expire: Option<i64>, access: u64, flags: u8, value: Value<'_>) -> Entry {
-        let (kind, vlen) = match value {
-            Value::Str(NewValue::Inline(v)) => (KIND_INLINE, v.len()),
-            Value::Str(NewValue::Int(_)) => (KIND_INT, 8),
-            Value::Str(NewValue::Heap(_)) => (KIND_HEAP, 4),
-            Value::Obj(..) => (KIND_OBJ, PTR),
-        };
-        let tag = match value {
-            Value::Obj(_, t) => t.tag() << OBJ_TYPE_SHIFT,
-            Value::Str(_) => 0,
-        };
-        let body = varint_len(key.len()) + if expire.is_some() { 8 } else { 0 } + key.len() + vlen;
-        // The length field counts itself: 1 byte below 255 in all, else 5.
-        let len = if LEN_AT + 1 + body < 255 { LEN_AT + 1 + body } else { LEN_AT + 5 + body };
+        let v = value.encode();
+        let len = entry_len(key.len(), expire.is_some(), v.len());
         let Ok(layout) = Layout::from_size_align(len, 1) else {
             handle_alloc_error(Layout::new::<[u8; MIN_LEN]>())
         };
+        // Not zeroed: every byte is written below, and glibc serves zeroed requests from its
+        // shared arena, never from the per-thread cache that a plain one uses.
         // SAFETY: `layout` has a non-zero size (len >= MIN_LEN).
-        let raw = unsafe { alloc_zeroed(layout) };
+        let raw = unsafe { alloc(layout) };
         let Some(ptr) = NonNull::new(raw) else { handle_alloc_error(layout) };
         if ptr.as_ptr().addr() & !ADDR_MASK != 0 {
             // An address with its tag bits in use (see TAG_SHIFT): never seen from an allocator.
             handle_alloc_error(layout)
         }
-        // SAFETY: `ptr` is a fresh, initialized (zeroed) allocation of `len` bytes that nothing
-        // else references. The `Entry` that will own it is made only once every field is
-        // written, so a panic here leaks the allocation instead of freeing it with a wrong size.
-        let buf = unsafe { std::slice::from_raw_parts_mut(ptr.as_ptr(), len) };
-        let mut f = (flags & (RAW | VISITED)) | kind | tag;
-        if expire.is_some() {
-            f |= TTL;
-        }
-        buf[0] = f;
-        buf[1..6].copy_from_slice(&access.to_le_bytes()[..5]);
-        let mut at = LEN_AT;
-        put_varint(buf, &mut at, len);
-        put_varint(buf, &mut at, key.len());
-        if let Some(t) = expire {
-            buf[at..at + 8].copy_from_slice(&t.to_le_bytes());
-            at += 8;
-        }
-        buf[at..at + key.len()].copy_from_slice(key);
-        at += key.len();
-        let rest = &mut buf[at..];
-        match value {
-            Value::Str(NewValue::Inline(v)) => rest.copy_from_slice(v),
-            Value::Str(NewValue::Int(i)) => rest.copy_from_slice(&i.to_le_bytes()),
-            Value::Str(NewValue::Heap(ix)) => rest.copy_from_slice(&ix.to_le_bytes()),
-            Value::Obj(p, _) => {
-                debug_assert_eq!(rest.len(), PTR);
-                // SAFETY: the value's last PTR bytes are inside the allocation (`rest` is
-                // exactly them); written as a pointer, unaligned, so that it keeps its
-                // provenance.
-                unsafe { ptr.as_ptr().add(len - PTR).cast::<*mut u8>().write_unaligned(p.as_ptr()) }
-            }
+        // SAFETY: `ptr` is a fresh allocation of `len` bytes that nothing else references, seen
+        // as uninitialized bytes. `Fill` initializes every one of them (`finish` zeroes any the
+        // fields left). The `Entry` that will own it is made only once they are, so a panic here
+        // leaks the allocation instead of freeing it with a wrong size.
+        let buf = unsafe { std::slice::from_raw_parts_mut(ptr.as_ptr().cast(), len) };
+        let (head, n) = header(len, key.len(), expire, access, new_flags(flags, value, expire));
+        let mut fill = Fill { buf, at: 0 };
+        fill.put(head.get(..n).unwrap_or_default());
+        fill.put(key);
+        fill.put(v.bytes());
+        fill.finish();
+        if let Value::Obj(p, _) = value {
+            // SAFETY: the value's last PTR bytes are inside the allocation (the value is
+            // exactly them) and were just initialized; the pointer is written over them,
+            // unaligned, so that it keeps its provenance.
+            unsafe { ptr.as_ptr().add(len - PTR).cast::<*mut u8>().write_unaligned(p.as_ptr()) }
         }
         let e = Entry { ptr };
         debug_assert_eq!(e.len(), len);
         e
+    }
+
+    /// True if an entry of this key with `expire` and `value` would have exactly this entry's
+    /// layout, so that [`Entry::overwrite`] can write it in place. Never for a collection's
+    /// entry: its value is the pointer that owns the collection (a SET of an integer over a hash
+    /// would otherwise overwrite it, same length, and leak the hash).
+    #[inline]
+    pub(crate) fn same_layout(&self, expire: Option<i64>, value: NewValue<'_>) -> bool {
+        self.flags() & KIND_MASK != KIND_OBJ
+            && expire.is_some() == (self.flags() & TTL != 0)
+            && entry_len(self.key().len(), expire.is_some(), Value::Str(value).encode().len())
+                == self.len()
+    }
+
+    /// Writes a new value, expire, access clock and flags over this entry, keeping its key, its
+    /// allocation and its tag: a SET replacing a value by one of the same length allocates and
+    /// frees nothing. Does nothing unless [`Entry::same_layout`] holds.
+    pub(crate) fn overwrite(
+        &mut self,
+        expire: Option<i64>,
+        access: u64,
+        flags: u8,
+        value: NewValue<'_>,
+    ) {
+        if !self.same_layout(expire, value) {
+            return;
+        }
+        let (len, klen) = (self.len(), self.key().len());
+        let value = Value::Str(value);
+        let (head, n) = header(len, klen, expire, access, new_flags(flags, value, expire));
+        let v = value.encode();
+        let b = self.bytes_mut();
+        // The header's length fields are unchanged (same layout); the key stays.
+        if let Some(dst) = b.get_mut(..n) {
+            dst.copy_from_slice(head.get(..n).unwrap_or_default());
+        }
+        if let Some(dst) = b.get_mut(len - v.len()..) {
+            dst.copy_from_slice(v.bytes());
+        }
     }
 
     /// The allocation's address, without the tag.
@@ -658,6 +775,45 @@ mod tests {
         assert_eq!((e.tag(), e.expire()), (0xABCD, None));
     }
 
+    /// A value of the same length is written over the entry, which keeps its key, tag and
+    /// allocation; anything that changes the layout is refused and leaves the entry alone.
+    #[test]
+    fn overwrite_in_place_keeps_the_key_and_refuses_other_layouts() {
+        for expire in [None, Some(7)] {
+            let mut e = Entry::new(b"key:000000000001", expire, 1, RAW | VISITED, NewValue::Int(5));
+            e.set_tag(0x1234);
+            let at = e.base();
+            for value in
+                [NewValue::Inline(b"8 bytes!"), NewValue::Int(-1), NewValue::Inline(b"12345678")]
+            {
+                assert!(e.same_layout(expire.map(|t| t + 1), value));
+                e.overwrite(expire.map(|t| t + 1), 9, 0, value);
+                assert_eq!(
+                    (e.key(), e.expire(), e.access()),
+                    (&b"key:000000000001"[..], expire.map(|t| t + 1), 9)
+                );
+                assert_eq!(e.stored(), Entry::new(b"k", None, 0, 0, value).stored());
+                assert!(!e.is_raw() && !e.visited());
+                assert_eq!((e.tag(), e.base()), (0x1234, at));
+            }
+            let before = e.bytes().to_vec();
+            for (exp, value) in [
+                (expire, NewValue::Inline(b"seven b")),
+                (expire, NewValue::Heap(3)),
+                (if expire.is_some() { None } else { Some(1) }, NewValue::Int(1)),
+            ] {
+                assert!(!e.same_layout(exp, value));
+                e.overwrite(exp, 1, 0, value);
+                assert_eq!(e.bytes(), &before[..]);
+            }
+        }
+        // A new entry's every byte is written: its bytes read back as built field by field.
+        let e = Entry::new(&[b'x'; 300], Some(-1), 0xAB, VISITED, NewValue::Inline(&[3; 200]));
+        assert_eq!(e.bytes().len(), e.len());
+        assert_eq!((e.key(), e.expire(), e.access()), (&[b'x'; 300][..], Some(-1), 0xAB));
+        assert_eq!(e.stored(), Stored::Inline(&[3; 200]));
+    }
+
     #[test]
     fn fields_round_trip() {
         for key in [&b""[..], b"k", &[b'x'; 300]] {
@@ -709,6 +865,22 @@ mod tests {
         let mut z = ZSet::default();
         z.add(b"m", 1.5, Default::default(), &lim);
         vec![Obj::Hash(h), Obj::List(l), Obj::Set(s), Obj::ZSet(z)]
+    }
+
+    /// A collection's entry is never written over in place, even by a string value of the
+    /// pointer's length: the pointer owns the collection (Miri reports the leak otherwise).
+    #[test]
+    fn a_collection_entry_is_never_overwritten_in_place() {
+        for o in collections() {
+            let e = Entry::new_obj(b"k", None, 7, o);
+            assert!(!e.same_layout(None, NewValue::Int(5)));
+            assert!(!e.same_layout(None, NewValue::Inline(b"12345678")));
+            let mut e = e;
+            e.overwrite(None, 9, 0, NewValue::Int(5));
+            assert!(e.obj().is_some(), "the collection is still there");
+        }
+        let s = Entry::new(b"k", None, 7, 0, NewValue::Int(1));
+        assert!(s.same_layout(None, NewValue::Int(5)), "strings of one layout still are");
     }
 
     #[test]

@@ -128,6 +128,19 @@ pub(crate) enum Val<'a> {
     Obj(Obj),
 }
 
+impl Val<'_> {
+    /// The value as it would lie inside an entry, if it would (see [`Side::make`]).
+    #[inline]
+    fn in_entry(&self) -> Option<NewValue<'_>> {
+        match self {
+            Val::Int(i) => Some(NewValue::Int(*i)),
+            Val::Slice(s) if s.len() <= INLINE_MAX => Some(NewValue::Inline(s)),
+            Val::Owned(b) if b.len() <= INLINE_MAX => Some(NewValue::Inline(b)),
+            _ => None,
+        }
+    }
+}
+
 /// The expire to store.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Expire {
@@ -569,6 +582,16 @@ impl Shard {
                 drop(old_value);
                 // Overwriting a live key is an access (SIEVE keeps its visited bit).
                 let flags = if live { flags | crate::entry::VISITED } else { flags };
+                // A value of the old one's length is written over it: no allocation, no free.
+                if let (Some(v), Some(e)) = (val.in_entry(), table.at_mut(i)) {
+                    if e.same_layout(expire, v) {
+                        side.untrack(ttl, e);
+                        e.overwrite(expire, access, flags, v);
+                        side.track(ttl, e);
+                        side.stats.expired += u64::from(!live);
+                        return live;
+                    }
+                }
                 let new = side.make(key, val, expire, access, flags);
                 side.track(ttl, &new);
                 if let Some(old) = table.replace(i, new) {
@@ -1111,6 +1134,54 @@ mod tests {
         assert_eq!(s.expire_some(9000, 10), 1);
         assert_eq!(s.counts(0), (0, 0));
         s.clear(0);
+        assert_eq!(s.bytes(), s.recount());
+    }
+
+    /// SETs that rewrite an entry in place (same length) and those that reallocate it keep the
+    /// byte count, the TTL index, the expired counter and the key's value right.
+    #[test]
+    fn overwrites_in_place_keep_accounting_and_ttl_index() {
+        let mut s = Shard::new(1, 1, HS);
+        let k = &b"key:000000000042"[..];
+        let v64 = [b'v'; 64];
+        let w64 = [b'w'; 64];
+        s.put(&cx(0), kh(k), k, Val::Slice(&v64), Expire::Set(None), 0);
+        let steps: [(Val<'_>, Expire, i64); 7] = [
+            (Val::Slice(&w64), Expire::Set(None), 1),
+            (Val::Owned(Bytes::copy_from_slice(&v64)), Expire::Set(Some(500)), 2),
+            (Val::Slice(&w64), Expire::Set(Some(600)), 3),
+            (Val::Slice(&v64), Expire::Keep, 4),
+            (Val::Int(123_456_789), Expire::Set(Some(700)), 5),
+            (Val::Slice(b"87654321"), Expire::Set(None), 6),
+            (Val::Slice(&w64), Expire::Set(Some(50)), 7),
+        ];
+        for (val, expire, now) in steps {
+            let want: Vec<u8> = match &val {
+                Val::Slice(b) => b.to_vec(),
+                Val::Owned(b) => b.to_vec(),
+                Val::Int(i) => i.to_string().into_bytes(),
+                Val::Obj(_) => unreachable!("strings only"),
+            };
+            let before = s.find(0, kh(k), k, now).and_then(|f| f.entry.expire());
+            assert!(s.put(&cx(now), kh(k), k, val, expire, 0));
+            let f = s.find(0, kh(k), k, now).expect("stored");
+            let want_exp = if expire == Expire::Keep {
+                before
+            } else {
+                match expire {
+                    Expire::Set(e) => e,
+                    Expire::Keep => None,
+                }
+            };
+            assert_eq!(f.entry.expire(), want_exp);
+            assert_eq!(f.value().to_bytes(), want);
+            assert_eq!(s.counts(0), (1, usize::from(want_exp.is_some())));
+            assert_eq!(s.bytes(), s.recount());
+        }
+        // An expired key overwritten in place counts as expired, and as a new key.
+        assert!(!s.put(&cx(100), kh(k), k, Val::Slice(&v64), Expire::Set(Some(1000)), 0));
+        assert_eq!(s.side.stats.expired, 1);
+        assert_eq!(s.counts(0), (1, 1));
         assert_eq!(s.bytes(), s.recount());
     }
 
