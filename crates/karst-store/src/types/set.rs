@@ -7,7 +7,7 @@
 //!   `set-max-listpack-entries` members of at most `set-max-listpack-value` bytes (Redis 7.2's
 //!   small-set encoding; 7.0 went straight to a hash table).
 //! - **hashtable**: the members in a dense vector, and a table of their positions by hash
-//!   ([`super::positions`]: 8-byte slots that carry hash bits, so a lookup reads one slot run
+//!   ([`super::positions`]: 6-byte slots that carry hash bits, so a lookup reads one slot run
 //!   and then the member).
 //!   Members up to 22 bytes live inside their 24-byte slot with no allocation of their own
 //!   (Redis spends a 24-byte dictEntry, an sds allocation and a bucket pointer on each). The
@@ -360,6 +360,11 @@ impl Member {
     }
 }
 
+/// The hash of the member at position `i`.
+fn hash_at(items: &[Member], hasher: &FixedState, i: u32) -> u64 {
+    items.get(i as usize).map_or(0, |m| hasher.hash_one(m.bytes()))
+}
+
 /// The large encoding: members in a dense vector, a table of their positions.
 #[derive(Clone, Debug)]
 struct Table {
@@ -401,7 +406,8 @@ impl Table {
         if self.index.find(h, |i| items.get(i as usize).is_some_and(|m| m.bytes() == v)).is_some() {
             return false;
         }
-        self.index.insert(h, pos);
+        let (items, hasher) = (&self.items, &self.hasher);
+        self.index.insert(h, pos, |i| hash_at(items, hasher, i));
         let m = Member::new(v);
         self.heap += m.heap();
         self.items.push(m);
@@ -411,7 +417,8 @@ impl Table {
     /// Removes the member at position `i`: the last member moves into its place.
     fn remove_at(&mut self, i: usize) {
         let Some(m) = self.items.get(i) else { return };
-        self.index.remove(self.hash(m.bytes()), i as u32);
+        let (items, hasher) = (&self.items, &self.hasher);
+        self.index.remove(self.hash(m.bytes()), i as u32, |i| hash_at(items, hasher, i));
         let last = self.items.len() - 1;
         if i != last
             && let Some(moved) = self.items.get(last)
@@ -445,7 +452,8 @@ impl Table {
         let n = self.items.len();
         if self.items.capacity() > 64 && n * 4 < self.items.capacity() {
             self.items.shrink_to(n * 2);
-            self.index.shrink_to(n * 2);
+            let (items, hasher) = (&self.items, &self.hasher);
+            self.index.shrink_to(n * 2, |i| hash_at(items, hasher, i));
         }
     }
 }
