@@ -10,6 +10,7 @@ pub(crate) mod hash;
 pub(crate) mod list;
 mod order;
 pub(crate) mod packed;
+mod positions;
 pub(crate) mod set;
 pub(crate) mod zset;
 

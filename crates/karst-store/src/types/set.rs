@@ -6,7 +6,9 @@
 //! - **listpack**: a packed run of the members in insertion order (see [`Run`]), up to
 //!   `set-max-listpack-entries` members of at most `set-max-listpack-value` bytes (Redis 7.2's
 //!   small-set encoding; 7.0 went straight to a hash table).
-//! - **hashtable**: the members in a dense vector, and a hashbrown table of their positions.
+//! - **hashtable**: the members in a dense vector, and a table of their positions by hash
+//!   ([`super::positions`]: 6-byte slots that carry hash bits, so a lookup reads one slot run
+//!   and then the member).
 //!   Members up to 22 bytes live inside their 24-byte slot with no allocation of their own
 //!   (Redis spends a 24-byte dictEntry, an sds allocation and a bucket pointer on each). The
 //!   dense vector makes a random member O(1) (SPOP, SRANDMEMBER) and gives SSCAN a cursor that
@@ -17,9 +19,9 @@
 use std::hash::BuildHasher;
 
 use foldhash::fast::FixedState;
-use hashbrown::HashTable;
 
 use super::EncodingLimits;
+use super::positions::Positions;
 use crate::entry::size_class;
 
 /// One member as the set gives it out: intsets hold integers, not strings.
@@ -358,11 +360,16 @@ impl Member {
     }
 }
 
+/// The hash of the member at position `i`.
+fn hash_at(items: &[Member], hasher: &FixedState, i: u32) -> u64 {
+    items.get(i as usize).map_or(0, |m| hasher.hash_one(m.bytes()))
+}
+
 /// The large encoding: members in a dense vector, a table of their positions.
 #[derive(Clone, Debug)]
 struct Table {
     /// INVARIANT: holds exactly the positions `0..items.len()`, each under its member's hash.
-    index: HashTable<u32>,
+    index: Positions,
     items: Vec<Member>,
     /// Sum of `Member::heap` over `items`.
     heap: usize,
@@ -373,7 +380,7 @@ struct Table {
 impl Table {
     fn with_capacity(n: usize) -> Table {
         Table {
-            index: HashTable::with_capacity(n),
+            index: Positions::with_capacity(n),
             items: Vec::with_capacity(n),
             heap: 0,
             hasher: FixedState::with_seed(rand::random()),
@@ -388,46 +395,35 @@ impl Table {
     fn position(&self, v: &[u8]) -> Option<usize> {
         let items = &self.items;
         self.index
-            .find(self.hash(v), |&i| items.get(i as usize).is_some_and(|m| m.bytes() == v))
-            .map(|&i| i as usize)
+            .find(self.hash(v), |i| items.get(i as usize).is_some_and(|m| m.bytes() == v))
+            .map(|i| i as usize)
     }
 
     fn insert(&mut self, v: &[u8]) -> bool {
         let h = self.hash(v);
         let Ok(pos) = u32::try_from(self.items.len()) else { return false };
-        let (items, hasher) = (&self.items, &self.hasher);
-        let entry = self.index.entry(
-            h,
-            |&i| items.get(i as usize).is_some_and(|m| m.bytes() == v),
-            |&i| items.get(i as usize).map_or(0, |m| hasher.hash_one(m.bytes())),
-        );
-        match entry {
-            hashbrown::hash_table::Entry::Occupied(_) => false,
-            hashbrown::hash_table::Entry::Vacant(slot) => {
-                slot.insert(pos);
-                let m = Member::new(v);
-                self.heap += m.heap();
-                self.items.push(m);
-                true
-            }
+        let items = &self.items;
+        if self.index.find(h, |i| items.get(i as usize).is_some_and(|m| m.bytes() == v)).is_some() {
+            return false;
         }
+        let (items, hasher) = (&self.items, &self.hasher);
+        self.index.insert(h, pos, |i| hash_at(items, hasher, i));
+        let m = Member::new(v);
+        self.heap += m.heap();
+        self.items.push(m);
+        true
     }
 
     /// Removes the member at position `i`: the last member moves into its place.
     fn remove_at(&mut self, i: usize) {
         let Some(m) = self.items.get(i) else { return };
-        let h = self.hash(m.bytes());
-        if let Ok(e) = self.index.find_entry(h, |&p| p as usize == i) {
-            e.remove();
-        }
+        let (items, hasher) = (&self.items, &self.hasher);
+        self.index.remove(self.hash(m.bytes()), i as u32, |i| hash_at(items, hasher, i));
         let last = self.items.len() - 1;
-        if i != last {
-            if let Some(moved) = self.items.get(last) {
-                let h = self.hash(moved.bytes());
-                if let Some(p) = self.index.find_mut(h, |&p| p as usize == last) {
-                    *p = i as u32;
-                }
-            }
+        if i != last
+            && let Some(moved) = self.items.get(last)
+        {
+            self.index.repoint(self.hash(moved.bytes()), last as u32, i as u32);
         }
         let m = self.items.swap_remove(i);
         self.heap = self.heap.saturating_sub(m.heap());
@@ -457,9 +453,7 @@ impl Table {
         if self.items.capacity() > 64 && n * 4 < self.items.capacity() {
             self.items.shrink_to(n * 2);
             let (items, hasher) = (&self.items, &self.hasher);
-            self.index.shrink_to(n * 2, |&i| {
-                items.get(i as usize).map_or(0, |m| hasher.hash_one(m.bytes()))
-            });
+            self.index.shrink_to(n * 2, |i| hash_at(items, hasher, i));
         }
     }
 }
