@@ -91,15 +91,6 @@ impl ValueType {
             .into_iter()
             .find(|t| name.eq_ignore_ascii_case(t.name().as_bytes()))
     }
-
-    fn tag(self) -> u8 {
-        match self {
-            ValueType::Hash => 0,
-            ValueType::List => 1,
-            ValueType::Set => 2,
-            ValueType::String | ValueType::ZSet => 3,
-        }
-    }
 }
 
 /// How the value is stored.
@@ -125,29 +116,68 @@ pub(crate) enum NewValue<'a> {
 #[derive(Clone, Copy, Debug)]
 enum Value<'a> {
     Str(NewValue<'a>),
-    Obj(NonNull<u8>, ValueType),
+    Obj(NonNull<u8>, Boxed),
+}
+
+/// The type of a collection's box, the one the pointer in its entry's value points to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Boxed {
+    Hash,
+    List,
+    Set,
+    ZSet,
+}
+
+impl Boxed {
+    /// Its bits in the flags (under OBJ_TYPE_MASK).
+    fn bits(self) -> u8 {
+        (match self {
+            Boxed::Hash => 0,
+            Boxed::List => 1,
+            Boxed::Set => 2,
+            Boxed::ZSet => 3,
+        }) << OBJ_TYPE_SHIFT
+    }
+
+    fn of_flags(f: u8) -> Boxed {
+        match (f & OBJ_TYPE_MASK) >> OBJ_TYPE_SHIFT {
+            0 => Boxed::Hash,
+            1 => Boxed::List,
+            2 => Boxed::Set,
+            _ => Boxed::ZSet,
+        }
+    }
+
+    fn value_type(self) -> ValueType {
+        match self {
+            Boxed::Hash => ValueType::Hash,
+            Boxed::List => ValueType::List,
+            Boxed::Set => ValueType::Set,
+            Boxed::ZSet => ValueType::ZSet,
+        }
+    }
 }
 
 /// Bytes of a collection's pointer in the value.
 const PTR: usize = std::mem::size_of::<*mut u8>();
 
 /// Boxes a collection; the pointer and the type it was boxed as.
-fn into_raw(o: Obj) -> (NonNull<u8>, ValueType) {
+fn into_raw(o: Obj) -> (NonNull<u8>, Boxed) {
     match o {
-        Obj::Hash(v) => (NonNull::from(Box::leak(Box::new(v))).cast(), ValueType::Hash),
-        Obj::List(v) => (NonNull::from(Box::leak(Box::new(v))).cast(), ValueType::List),
-        Obj::Set(v) => (NonNull::from(Box::leak(Box::new(v))).cast(), ValueType::Set),
-        Obj::ZSet(v) => (NonNull::from(Box::leak(Box::new(v))).cast(), ValueType::ZSet),
+        Obj::Hash(v) => (NonNull::from(Box::leak(Box::new(v))).cast(), Boxed::Hash),
+        Obj::List(v) => (NonNull::from(Box::leak(Box::new(v))).cast(), Boxed::List),
+        Obj::Set(v) => (NonNull::from(Box::leak(Box::new(v))).cast(), Boxed::Set),
+        Obj::ZSet(v) => (NonNull::from(Box::leak(Box::new(v))).cast(), Boxed::ZSet),
     }
 }
 
-/// What a collection's box costs: its type's size in the allocator's size class.
-pub(crate) fn obj_box_cost(t: ValueType) -> usize {
-    size_class(match t {
-        ValueType::Hash => std::mem::size_of::<Hash>(),
-        ValueType::List => std::mem::size_of::<List>(),
-        ValueType::Set => std::mem::size_of::<Set>(),
-        ValueType::ZSet | ValueType::String => std::mem::size_of::<ZSet>(),
+/// What the box of collection `o` costs: its type's size in the allocator's size class.
+pub(crate) fn obj_box_cost(o: ObjRef<'_>) -> usize {
+    size_class(match o {
+        ObjRef::Hash(_) => std::mem::size_of::<Hash>(),
+        ObjRef::List(_) => std::mem::size_of::<List>(),
+        ObjRef::Set(_) => std::mem::size_of::<Set>(),
+        ObjRef::ZSet(_) => std::mem::size_of::<ZSet>(),
     })
 }
 
@@ -199,18 +229,16 @@ unsafe impl Sync for Entry {}
 
 impl Drop for Entry {
     fn drop(&mut self) {
-        if let Some(p) = self.obj_ptr() {
-            // SAFETY: by the invariant `p` came from `Box::leak` of a box of the type the flags
-            // name, and this entry owns it; it is released once, here (`disown` clears the kind
-            // of an entry that handed it on).
+        if let Some((p, t)) = self.boxed() {
+            // SAFETY: by the invariant `p` came from `Box::leak` of a box of type `t`, and this
+            // entry owns it; it is released once, here (`disown` clears the kind of an entry
+            // that handed it on).
             unsafe {
-                match self.value_type() {
-                    ValueType::Hash => drop(Box::from_raw(p.cast::<Hash>().as_ptr())),
-                    ValueType::List => drop(Box::from_raw(p.cast::<List>().as_ptr())),
-                    ValueType::Set => drop(Box::from_raw(p.cast::<Set>().as_ptr())),
-                    ValueType::ZSet | ValueType::String => {
-                        drop(Box::from_raw(p.cast::<ZSet>().as_ptr()))
-                    }
+                match t {
+                    Boxed::Hash => drop(Box::from_raw(p.cast::<Hash>().as_ptr())),
+                    Boxed::List => drop(Box::from_raw(p.cast::<List>().as_ptr())),
+                    Boxed::Set => drop(Box::from_raw(p.cast::<Set>().as_ptr())),
+                    Boxed::ZSet => drop(Box::from_raw(p.cast::<ZSet>().as_ptr())),
                 }
             }
         }
@@ -275,7 +303,7 @@ fn new_flags(flags: u8, value: Value<'_>, expire: Option<i64>) -> u8 {
         Value::Str(NewValue::Inline(_)) => KIND_INLINE,
         Value::Str(NewValue::Int(_)) => KIND_INT,
         Value::Str(NewValue::Heap(_)) => KIND_HEAP,
-        Value::Obj(_, t) => KIND_OBJ | t.tag() << OBJ_TYPE_SHIFT,
+        Value::Obj(_, t) => KIND_OBJ | t.bits(),
     };
     (flags & (RAW | VISITED)) | kind | if expire.is_some() { TTL } else { 0 }
 }
@@ -529,8 +557,8 @@ impl Entry {
     /// Gives the entry another expire, keeping everything else (a collection moves to the new
     /// allocation).
     pub(crate) fn set_expire(&mut self, expire: Option<i64>) {
-        let value = match (self.obj_ptr(), self.stored()) {
-            (Some(p), _) => Value::Obj(p, self.value_type()),
+        let value = match (self.boxed(), self.stored()) {
+            (Some((p, t)), _) => Value::Obj(p, t),
             (None, Stored::Inline(v)) => Value::Str(NewValue::Inline(v)),
             (None, Stored::Int(i)) => Value::Str(NewValue::Int(i)),
             (None, Stored::Heap(ix)) => Value::Str(NewValue::Heap(ix)),
@@ -543,19 +571,16 @@ impl Entry {
 
     /// Takes the collection out of the entry (None for a string).
     pub(crate) fn into_obj(mut self) -> Option<Obj> {
-        let p = self.obj_ptr()?;
-        let t = self.value_type();
+        let (p, t) = self.boxed()?;
         self.disown();
         // SAFETY: by the invariant `p` came from `Box::leak` of a box of type `t`, and this
         // entry owned it; `disown` made sure the entry's drop does not release it too.
         Some(unsafe {
             match t {
-                ValueType::Hash => Obj::Hash(*Box::from_raw(p.cast::<Hash>().as_ptr())),
-                ValueType::List => Obj::List(*Box::from_raw(p.cast::<List>().as_ptr())),
-                ValueType::Set => Obj::Set(*Box::from_raw(p.cast::<Set>().as_ptr())),
-                ValueType::ZSet | ValueType::String => {
-                    Obj::ZSet(*Box::from_raw(p.cast::<ZSet>().as_ptr()))
-                }
+                Boxed::Hash => Obj::Hash(*Box::from_raw(p.cast::<Hash>().as_ptr())),
+                Boxed::List => Obj::List(*Box::from_raw(p.cast::<List>().as_ptr())),
+                Boxed::Set => Obj::Set(*Box::from_raw(p.cast::<Set>().as_ptr())),
+                Boxed::ZSet => Obj::ZSet(*Box::from_raw(p.cast::<ZSet>().as_ptr())),
             }
         })
     }
@@ -568,32 +593,33 @@ impl Entry {
         }
     }
 
-    /// The collection's pointer, if the value is one.
+    /// The collection's pointer and box type, if the value is one.
     #[inline]
-    fn obj_ptr(&self) -> Option<NonNull<u8>> {
-        if self.flags() & KIND_MASK != KIND_OBJ {
+    fn boxed(&self) -> Option<(NonNull<u8>, Boxed)> {
+        let f = self.flags();
+        if f & KIND_MASK != KIND_OBJ {
             return None;
         }
         let len = self.len();
         // SAFETY: a collection's entry ends with the PTR bytes of its pointer (see `build`),
         // inside the allocation; read unaligned, as it was written.
         let p = unsafe { self.base().add(len - PTR).cast::<*mut u8>().read_unaligned() };
-        NonNull::new(p)
+        Some((NonNull::new(p)?, Boxed::of_flags(f)))
     }
 
     /// The collection, if the value is one.
     #[inline]
     pub(crate) fn obj(&self) -> Option<ObjRef<'_>> {
-        let p = self.obj_ptr()?;
-        // SAFETY: by the invariant `p` points to a live box of the type the flags name, owned
-        // by this entry; `&self` rules out a `&mut` to it (only `obj_mut` makes one) for the
-        // lifetime of the reference.
+        let (p, t) = self.boxed()?;
+        // SAFETY: by the invariant `p` points to a live box of type `t`, owned by this entry;
+        // `&self` rules out a `&mut` to it (only `obj_mut` makes one) for the lifetime of the
+        // reference.
         Some(unsafe {
-            match self.value_type() {
-                ValueType::Hash => ObjRef::Hash(p.cast::<Hash>().as_ref()),
-                ValueType::List => ObjRef::List(p.cast::<List>().as_ref()),
-                ValueType::Set => ObjRef::Set(p.cast::<Set>().as_ref()),
-                ValueType::ZSet | ValueType::String => ObjRef::ZSet(p.cast::<ZSet>().as_ref()),
+            match t {
+                Boxed::Hash => ObjRef::Hash(p.cast::<Hash>().as_ref()),
+                Boxed::List => ObjRef::List(p.cast::<List>().as_ref()),
+                Boxed::Set => ObjRef::Set(p.cast::<Set>().as_ref()),
+                Boxed::ZSet => ObjRef::ZSet(p.cast::<ZSet>().as_ref()),
             }
         })
     }
@@ -601,14 +627,14 @@ impl Entry {
     /// The collection, mutable, if the value is one.
     #[inline]
     pub(crate) fn obj_mut(&mut self) -> Option<ObjMut<'_>> {
-        let p = self.obj_ptr()?;
+        let (p, t) = self.boxed()?;
         // SAFETY: as `obj`, and `&mut self` makes this the only reference to the box.
         Some(unsafe {
-            match self.value_type() {
-                ValueType::Hash => ObjMut::Hash(p.cast::<Hash>().as_mut()),
-                ValueType::List => ObjMut::List(p.cast::<List>().as_mut()),
-                ValueType::Set => ObjMut::Set(p.cast::<Set>().as_mut()),
-                ValueType::ZSet | ValueType::String => ObjMut::ZSet(p.cast::<ZSet>().as_mut()),
+            match t {
+                Boxed::Hash => ObjMut::Hash(p.cast::<Hash>().as_mut()),
+                Boxed::List => ObjMut::List(p.cast::<List>().as_mut()),
+                Boxed::Set => ObjMut::Set(p.cast::<Set>().as_mut()),
+                Boxed::ZSet => ObjMut::ZSet(p.cast::<ZSet>().as_mut()),
             }
         })
     }
@@ -620,12 +646,7 @@ impl Entry {
         if f & KIND_MASK != KIND_OBJ {
             return ValueType::String;
         }
-        match (f & OBJ_TYPE_MASK) >> OBJ_TYPE_SHIFT {
-            0 => ValueType::Hash,
-            1 => ValueType::List,
-            2 => ValueType::Set,
-            _ => ValueType::ZSet,
-        }
+        Boxed::of_flags(f).value_type()
     }
 
     #[inline]

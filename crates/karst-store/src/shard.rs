@@ -16,14 +16,14 @@ use crate::table::Table;
 use crate::types::{Kind, Obj, ObjRef};
 
 /// What the TTL index costs per key with a TTL (a B-tree slot of 16 bytes, nodes half full).
-const TTL_COST: usize = 32;
+pub(crate) const TTL_COST: usize = 32;
 /// What a large value costs beyond its bytes: its `Bytes` in the heap slab and its shared header.
-const HEAP_COST: usize = 72;
+pub(crate) const HEAP_COST: usize = 72;
 
 /// What a collection costs: its box, and what it holds.
 #[inline]
-pub(crate) fn obj_cost(e: &Entry, o: ObjRef<'_>) -> usize {
-    obj_box_cost(e.value_type()) + o.cost()
+pub(crate) fn obj_cost(o: ObjRef<'_>) -> usize {
+    obj_box_cost(o) + o.cost()
 }
 
 /// The key hash function of a store (seeded once per store).
@@ -393,7 +393,7 @@ impl Side {
                 None => Released::None,
             },
             Stored::Obj(o) => {
-                self.bytes = self.bytes.saturating_sub(obj_cost(e, o));
+                self.bytes = self.bytes.saturating_sub(obj_cost(o));
                 Released::None
             }
             Stored::Inline(_) | Stored::Int(_) => Released::None,
@@ -427,7 +427,7 @@ impl Side {
             Val::Obj(o) => {
                 let e = Entry::new_obj(key, expire, access, o);
                 if let Some(o) = e.obj() {
-                    self.bytes += obj_cost(&e, o);
+                    self.bytes += obj_cost(o);
                 }
                 e
             }
@@ -1087,7 +1087,7 @@ impl Shard {
                 .dbs
                 .iter()
                 .flat_map(|d| d.table.iter())
-                .filter_map(|e| e.obj().map(|o| obj_cost(e, o)))
+                .filter_map(|e| e.obj().map(|o| obj_cost(o)))
                 .sum::<usize>()
     }
 }

@@ -149,3 +149,27 @@ fn incrbyfloat_matches_redis_long_double_digits() {
     }
     assert!(diffs.is_empty(), "{} differences:\n{}", diffs.len(), diffs.join("\n"));
 }
+
+/// MEMORY USAGE counts what a key holds: its entry, a large value's bytes and shared header, a
+/// collection's box and contents, and its TTL slot.
+#[test]
+fn memory_usage_counts_the_value_and_the_ttl() {
+    let (s, _) = store();
+    let usage = |key: &str| -> i64 {
+        let r = run(&s, &format!("MEMORY USAGE {key}"));
+        r.trim_start_matches(':').parse().unwrap_or_else(|_| panic!("{key}: {r}"))
+    };
+    assert_eq!(run(&s, "MEMORY USAGE nothing"), "_");
+    run(&s, "SET small v");
+    s.execute(["SET", "large", &"v".repeat(4000)]);
+    let (small, large) = (usage("small"), usage("large"));
+    assert!(large >= small + 4000, "{small} {large}");
+    run(&s, "EXPIRE small 100");
+    assert!(usage("small") > small, "a TTL costs its index slot");
+    run(&s, "HSET h f v");
+    let one = usage("h");
+    for i in 0..200 {
+        run(&s, &format!("HSET h field:{i} value:{i}"));
+    }
+    assert!(usage("h") > one + 200 * 10, "{one} {}", usage("h"));
+}

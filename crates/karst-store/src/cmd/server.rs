@@ -88,14 +88,15 @@ fn memory(store: &Store, s: &mut Session, args: Args<'_>, out: &mut Output) {
     match g.find(s.db, h, key, store.now()) {
         Some(f) => {
             let value = match f.value() {
-                crate::shard::ValRef::Shared(b) => b.len() + 72,
-                crate::shard::ValRef::Obj(o) => crate::shard::obj_cost(f.entry, o),
+                crate::shard::ValRef::Shared(b) => b.len() + crate::shard::HEAP_COST,
+                crate::shard::ValRef::Obj(o) => crate::shard::obj_cost(o),
                 _ => 0,
             };
-            // The entry, its table slot (16 bytes and a control byte, at 7/8 load at most) and
-            // its TTL index slot.
-            let ttl = if f.entry.expire().is_some() { 32 } else { 0 };
-            out.integer((f.entry.cost() + 20 + value + ttl) as i64);
+            // The entry, its table slot (8 bytes, the table between 53% and 80% full: about 12)
+            // and its TTL index slot.
+            let slot = std::mem::size_of::<crate::entry::Entry>() * 3 / 2;
+            let ttl = if f.entry.expire().is_some() { crate::shard::TTL_COST } else { 0 };
+            out.integer((f.entry.cost() + slot + value + ttl) as i64);
         }
         None => out.null(),
     }
