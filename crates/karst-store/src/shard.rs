@@ -1087,7 +1087,7 @@ impl Shard {
                 .dbs
                 .iter()
                 .flat_map(|d| d.table.iter())
-                .filter_map(|e| e.obj().map(|o| obj_cost(o)))
+                .filter_map(|e| e.obj().map(obj_cost))
                 .sum::<usize>()
     }
 }
@@ -1165,13 +1165,9 @@ mod tests {
             let before = s.find(0, kh(k), k, now).and_then(|f| f.entry.expire());
             assert!(s.put(&cx(now), kh(k), k, val, expire, 0));
             let f = s.find(0, kh(k), k, now).expect("stored");
-            let want_exp = if expire == Expire::Keep {
-                before
-            } else {
-                match expire {
-                    Expire::Set(e) => e,
-                    Expire::Keep => None,
-                }
+            let want_exp = match expire {
+                Expire::Keep => before,
+                Expire::Set(e) => e,
             };
             assert_eq!(f.entry.expire(), want_exp);
             assert_eq!(f.value().to_bytes(), want);

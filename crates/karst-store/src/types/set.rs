@@ -3,9 +3,9 @@
 //! - **intset**: every member is a canonical i64 string; a sorted array of integers of the
 //!   narrowest width that holds them all (2, 4 or 8 bytes, as Redis's intset), so members come
 //!   out sorted. Up to `set-max-intset-entries`.
-//! - **listpack**: a packed run of the members in insertion order (see [`Run`]), up to
-//!   `set-max-listpack-entries` members of at most `set-max-listpack-value` bytes (Redis 7.2's
-//!   small-set encoding; 7.0 went straight to a hash table).
+//! - **listpack**: a packed run of the members in insertion order ([`Packed`], as small
+//!   hashes), up to `set-max-listpack-entries` members of at most `set-max-listpack-value` bytes
+//!   (Redis 7.2's small-set encoding; 7.0 went straight to a hash table).
 //! - **hashtable**: the members in a dense vector, and a table of their positions by hash
 //!   ([`super::positions`]: 6-byte slots that carry hash bits, so a lookup reads one slot run
 //!   and then the member).
@@ -21,6 +21,7 @@ use std::hash::BuildHasher;
 use foldhash::fast::FixedState;
 
 use super::EncodingLimits;
+use super::packed::Packed;
 use super::positions::Positions;
 use crate::entry::size_class;
 
@@ -202,114 +203,6 @@ impl IntSet {
     }
 }
 
-// --- listpack --------------------------------------------------------------------------------
-
-/// The listpack encoding: members in insertion order, each a LEB128 length and its bytes.
-///
-/// Not the shared [`super::packed::Packed`]: sets only walk forwards, so one length byte per
-/// member (up to 127 bytes) is enough where `Packed` keeps two for backward walks, and the
-/// buffer grows to the allocator's size classes exactly rather than by doubling. Measured on 50
-/// members of 16 bytes: 896 bytes here, 1280 with `Packed` (Vec doubling), 1024 in Redis 7.2.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-struct Run {
-    buf: Vec<u8>,
-    count: usize,
-}
-
-impl Run {
-    fn new() -> Run {
-        Run::default()
-    }
-
-    #[inline]
-    fn len(&self) -> usize {
-        self.count
-    }
-
-    /// The allocation's size class.
-    fn cost(&self) -> usize {
-        if self.buf.capacity() == 0 { 0 } else { size_class(self.buf.capacity()) }
-    }
-
-    #[inline]
-    fn start(&self) -> usize {
-        0
-    }
-
-    /// The member at byte offset `at` and the offset of the next one.
-    #[inline]
-    fn get(&self, at: usize) -> Option<(&[u8], usize)> {
-        let (mut n, mut i, mut shift) = (0usize, at, 0u32);
-        loop {
-            let b = *self.buf.get(i)?;
-            i += 1;
-            n |= usize::from(b & 0x7F).checked_shl(shift)?;
-            if b & 0x80 == 0 {
-                break;
-            }
-            shift += 7;
-        }
-        let end = i.checked_add(n)?;
-        Some((self.buf.get(i..end)?, end))
-    }
-
-    fn iter(&self) -> impl Iterator<Item = &[u8]> + '_ {
-        let mut at = 0;
-        std::iter::from_fn(move || {
-            let (m, next) = self.get(at)?;
-            at = next;
-            Some(m)
-        })
-    }
-
-    fn push_back(&mut self, v: &[u8]) {
-        let mut head = [0u8; 10];
-        let (mut n, mut k) = (v.len(), 0);
-        while let Some(b) = head.get_mut(k) {
-            k += 1;
-            if n < 0x80 {
-                *b = n as u8;
-                break;
-            }
-            *b = (n as u8 & 0x7F) | 0x80;
-            n >>= 7;
-        }
-        let need = self.buf.len() + k + v.len();
-        if need > self.buf.capacity() {
-            // Exactly to the allocator's next size class: no slack beyond what it hands out.
-            self.buf.reserve_exact(size_class(need).max(need) - self.buf.len());
-        }
-        self.buf.extend_from_slice(head.get(..k).unwrap_or_default());
-        self.buf.extend_from_slice(v);
-        self.count += 1;
-    }
-
-    /// Removes the member at `at`; returns `at` (now the offset of the member after it).
-    fn remove(&mut self, at: usize) -> usize {
-        if let Some((_, next)) = self.get(at) {
-            self.buf.drain(at..next);
-            self.count -= 1;
-        }
-        at
-    }
-
-    fn offset_of(&self, i: usize) -> Option<usize> {
-        let mut at = 0;
-        for _ in 0..i {
-            at = self.get(at)?.1;
-        }
-        self.get(at).map(|_| at)
-    }
-
-    /// Gives back capacity past the size class of the length (after removals).
-    fn trim(&mut self) {
-        let fit = size_class(self.buf.len().max(1));
-        if self.buf.capacity() > fit + fit / 4 {
-            self.buf.shrink_to(fit);
-        }
-    }
-}
-
 // --- hash table -------------------------------------------------------------------------------
 
 /// Longest member kept inside its slot.
@@ -463,7 +356,7 @@ impl Table {
 #[derive(Clone, Debug)]
 enum Repr {
     Ints(IntSet),
-    Pack(Run),
+    Pack(Packed),
     /// Boxed: keeps `Obj` (and with it every small collection's slot) small.
     Table(Box<Table>),
 }
@@ -521,7 +414,7 @@ impl Set {
         let repr = if first.as_int().is_some() && hint <= lim.set_max_intset_entries {
             Repr::Ints(IntSet::default())
         } else if hint <= lim.set_max_listpack_entries {
-            Repr::Pack(Run::new())
+            Repr::Pack(Packed::new())
         } else {
             Repr::Table(Box::new(Table::with_capacity(hint.min(1 << 16))))
         };
@@ -569,7 +462,7 @@ impl Set {
 
     fn ints_to_pack(&mut self) {
         let Repr::Ints(s) = &self.repr else { return };
-        let mut p = Run::new();
+        let mut p = Packed::new();
         for i in 0..s.len() {
             if let Some(v) = s.get(i) {
                 p.push_back(itoa::Buffer::new().format(v).as_bytes());
@@ -816,34 +709,6 @@ mod tests {
     fn member_slot_is_24_bytes_and_the_set_small() {
         assert_eq!(std::mem::size_of::<Member>(), 24);
         assert!(std::mem::size_of::<Set>() <= 40, "{}", std::mem::size_of::<Set>());
-    }
-
-    #[test]
-    fn run_matches_a_vec_around_the_long_lengths() {
-        let mut r = Run::new();
-        let mut m: Vec<Vec<u8>> = Vec::new();
-        for (i, n) in [0usize, 1, 127, 128, 129, 16383, 16384, 70000, 5].into_iter().enumerate() {
-            let v = vec![i as u8; n];
-            r.push_back(&v);
-            m.push(v);
-            assert_eq!(r.iter().collect::<Vec<_>>(), m.iter().map(|v| &v[..]).collect::<Vec<_>>());
-            assert!(r.cost() >= r.buf.len());
-        }
-        for (i, v) in m.iter().enumerate() {
-            let at = r.offset_of(i).unwrap();
-            assert_eq!(r.get(at).unwrap().0, &v[..]);
-        }
-        assert_eq!(r.offset_of(m.len()), None);
-        let at = r.offset_of(3).unwrap();
-        r.remove(at);
-        m.remove(3);
-        r.trim();
-        assert_eq!(r.iter().collect::<Vec<_>>(), m.iter().map(|v| &v[..]).collect::<Vec<_>>());
-        assert_eq!(r.len(), m.len());
-        // Truncated input never panics.
-        r.buf.truncate(r.buf.len() - 3);
-        let _ = r.iter().count();
-        assert_eq!(Run { buf: vec![0xFF; 12], count: 1 }.get(0), None);
     }
 
     #[test]
