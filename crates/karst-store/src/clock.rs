@@ -17,7 +17,7 @@ pub trait Clock: Send + Sync + Debug {
 /// Every command reads the time (expiry, the LRU stamp), and the system call behind it costs
 /// 20–30 ns on the machines measured: a third of an embedded GET of a key in cache. So on x86-64
 /// each thread keeps the last reading with the CPU's time-stamp counter at that moment, and
-/// reuses it while the counter has moved less than [`REUSE_CYCLES`]: at most 50 µs at any clock
+/// reuses it while the counter has moved less than 50,000 cycles: at most 50 µs at any clock
 /// rate of 1 GHz or more, the same order as Redis's one reading per command.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct SystemClock;

@@ -63,6 +63,11 @@ impl Leaf {
     fn keys(&self) -> &[Key] {
         &self.keys[..self.len as usize]
     }
+
+    /// Where element `e` is, or would go, among the keys.
+    fn position(&self, elems: &[Elem], e: &Elem) -> usize {
+        self.keys().partition_point(|k| cmp(elems, k, e.score, &e.member) == Ordering::Less)
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -82,6 +87,11 @@ impl Inner {
     /// before that key or is it (a separator may be a key still in the tree).
     fn child(&self, mut upto: impl FnMut(&Key) -> bool) -> usize {
         self.keys[1..self.len as usize].partition_point(|k| upto(k))
+    }
+
+    /// The child whose range holds element `e`.
+    fn route(&self, elems: &[Elem], e: &Elem) -> usize {
+        self.child(|k| cmp(elems, k, e.score, &e.member) != Ordering::Greater)
     }
 
     fn remove(&mut self, i: usize) {
@@ -152,25 +162,11 @@ impl Order {
     }
 
     fn new_leaf(&mut self) -> u32 {
-        match self.free_leaves.pop() {
-            Some(id) => id,
-            None => {
-                grow(&mut self.leaves);
-                self.leaves.push(Leaf::EMPTY);
-                (self.leaves.len() - 1) as u32
-            }
-        }
+        new_node(&mut self.leaves, &mut self.free_leaves, Leaf::EMPTY)
     }
 
     fn new_inner(&mut self) -> u32 {
-        match self.free_inners.pop() {
-            Some(id) => id,
-            None => {
-                grow(&mut self.inners);
-                self.inners.push(Inner::EMPTY);
-                (self.inners.len() - 1) as u32
-            }
-        }
+        new_node(&mut self.inners, &mut self.free_inners, Inner::EMPTY)
     }
 
     fn free_leaf(&mut self, id: u32) {
@@ -208,10 +204,9 @@ impl Order {
     }
 
     fn insert_at(&mut self, node: u32, height: u32, elems: &[Elem], key: Key, e: &Elem) -> Split {
-        let before = |k: &Key| cmp(elems, k, e.score, &e.member) == Ordering::Less;
         if height == 0 {
             let leaf = &mut self.leaves[node as usize];
-            let mut at = leaf.keys().partition_point(before);
+            let mut at = leaf.position(elems, e);
             let mut target = node;
             let mut split = None;
             if leaf.len as usize == CAP {
@@ -242,7 +237,7 @@ impl Order {
             });
         }
         let inner = &mut self.inners[node as usize];
-        let i = inner.child(|k| cmp(elems, k, e.score, &e.member) != Ordering::Greater);
+        let i = inner.route(elems, e);
         inner.counts[i] += 1;
         let kid = inner.kids[i];
         let (sep, right, count) = self.insert_at(kid, height - 1, elems, key, e)?;
@@ -318,7 +313,7 @@ impl Order {
         let mut node = self.root;
         for _ in 0..self.height {
             let inner = &mut self.inners[node as usize];
-            let i = inner.child(|k| cmp(elems, k, e.score, &e.member) != Ordering::Greater);
+            let i = inner.route(elems, e);
             if i > 0 && inner.keys[i].id == id {
                 inner.keys[i] = with;
             }
@@ -328,15 +323,13 @@ impl Order {
 
     /// The leaf and position of the element `e`, if it is in the tree.
     fn locate(&self, elems: &[Elem], e: &Elem) -> Option<(u32, usize)> {
-        let before = |k: &Key| cmp(elems, k, e.score, &e.member) == Ordering::Less;
         let mut node = self.root;
         for _ in 0..self.height {
             let inner = &self.inners[node as usize];
-            node =
-                inner.kids[inner.child(|k| cmp(elems, k, e.score, &e.member) != Ordering::Greater)];
+            node = inner.kids[inner.route(elems, e)];
         }
         let leaf = &self.leaves[node as usize];
-        let at = leaf.keys().partition_point(before);
+        let at = leaf.position(elems, e);
         let k = leaf.keys().get(at)?;
         (cmp(elems, k, e.score, &e.member) == Ordering::Equal).then_some((node, at))
     }
@@ -344,17 +337,16 @@ impl Order {
     /// Removes element `e` (present) from the subtree `node`; returns the subtree's new entry
     /// count.
     fn remove_at(&mut self, node: u32, height: u32, elems: &[Elem], e: &Elem) -> usize {
-        let before = |k: &Key| cmp(elems, k, e.score, &e.member) == Ordering::Less;
         if height == 0 {
             let leaf = &mut self.leaves[node as usize];
-            let at = leaf.keys().partition_point(before);
+            let at = leaf.position(elems, e);
             let n = leaf.len as usize;
             leaf.keys.copy_within(at + 1..n, at);
             leaf.len -= 1;
             return leaf.len as usize;
         }
         let inner = &mut self.inners[node as usize];
-        let i = inner.child(|k| cmp(elems, k, e.score, &e.member) != Ordering::Greater);
+        let i = inner.route(elems, e);
         inner.counts[i] -= 1;
         let kid = inner.kids[i];
         if self.remove_at(kid, height - 1, elems, e) < MIN {
@@ -498,7 +490,7 @@ impl Order {
         let mut node = self.root;
         for _ in 0..self.height {
             let inner = &mut self.inners[node as usize];
-            let i = inner.child(|k| cmp(elems, k, e.score, &e.member) != Ordering::Greater);
+            let i = inner.route(elems, e);
             // Separators are keys in the tree: this one may be the moved element's.
             if inner.keys[i].id == from {
                 inner.keys[i].id = to;
@@ -506,8 +498,7 @@ impl Order {
             node = inner.kids[i];
         }
         let leaf = &mut self.leaves[node as usize];
-        let at =
-            leaf.keys().partition_point(|k| cmp(elems, k, e.score, &e.member) == Ordering::Less);
+        let at = leaf.position(elems, e);
         if let Some(k) = leaf.keys.get_mut(at).filter(|k| k.id == from) {
             k.id = to;
         }
@@ -614,6 +605,16 @@ impl Order {
         }
         total
     }
+}
+
+/// A free node of an arena, reused or added (as `empty`).
+fn new_node<T>(nodes: &mut Vec<T>, free: &mut Vec<u32>, empty: T) -> u32 {
+    if let Some(id) = free.pop() {
+        return id;
+    }
+    grow(nodes);
+    nodes.push(empty);
+    (nodes.len() - 1) as u32
 }
 
 /// Makes room for one more node by a quarter of the arena: a node is hundreds of bytes, and

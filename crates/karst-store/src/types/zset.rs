@@ -10,15 +10,15 @@
 //!   99.99) is its mantissa and a place count; anything else is the 8 bytes of the f64. The pair
 //!   ("a", 1) takes 4 bytes here and 5 in Redis's listpack; ("a", 1.5) 6 here and 7 in Redis.
 //!   (The generic [`super::packed::Packed`] would spend 2 bytes of framing on the score alone.)
-//! - **skiplist** (large): the elements in a `Vec` arena (member and score, 24 bytes), a
-//!   hashbrown `HashTable<u32>` from member to element, and their order in a B+ tree of
-//!   `(score, id)` keys with counts in its inner nodes ([`super::order`]: O(log n) rank and select,
-//!   the role of Redis's skiplist spans, and ranges as walks along linked leaves). Per element
-//!   that is the 32-byte arena slot (members up to 22 bytes inside it, longer ones in an
-//!   allocation of their own), about 23 bytes of leaf (16-byte keys in leaves about 70% full)
-//!   and 5 of table, against Redis's dictEntry (24), bucket (8), skiplist node (about 48) and
-//!   sds header. It replaced a treap whose 40-byte nodes made
-//!   a ZADD into a million members walk about thirty dependent cache misses deep.
+//! - **skiplist** (large): the elements (member and score) in a `Vec` arena, a hashbrown
+//!   `HashTable<u32>` from member to element, and their order in a B+ tree of `(score, id)` keys
+//!   with counts in its inner nodes ([`super::order`]: O(log n) rank and select, the role of
+//!   Redis's skiplist spans, and ranges as walks along linked leaves). Per element that is the
+//!   32-byte arena slot (members up to 22 bytes inside it, longer ones in an allocation of their
+//!   own), about 23 bytes of leaf (16-byte keys in leaves about 70% full) and 5 of table, against
+//!   Redis's dictEntry (24), bucket (8), skiplist node (about 48) and sds header. It replaced a
+//!   treap whose 40-byte nodes made a ZADD into a million members walk about thirty dependent
+//!   cache misses deep.
 //!
 //! Scores are never NaN (the commands refuse a NaN result before it is stored). `-0.0` and `0.0`
 //! compare equal, as in Redis.
