@@ -364,12 +364,11 @@ mod tests {
                 let store = store.clone();
                 std::thread::spawn(move || {
                     let mut s = Session::new();
-                    let mut x = 0x9E37_79B9_7F4A_7C15u64 ^ t;
+                    use rand::{Rng, SeedableRng};
+                    let mut rng = rand::rngs::SmallRng::seed_from_u64(t);
                     let mut hold = Some(store.hold());
                     for i in 0..n {
-                        x ^= x << 13;
-                        x ^= x >> 7;
-                        x ^= x << 17;
+                        let x: u64 = rng.random();
                         let k = format!("k{}", x % 8);
                         let k2 = format!("k{}", (x >> 8) % 8);
                         let cmd: Vec<String> = match x % 7 {

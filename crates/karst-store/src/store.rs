@@ -816,13 +816,9 @@ mod tests {
     #[test]
     fn accounting_follows_every_collection_change() {
         let store = Store::builder().shards(4).hash_seed(7).build();
-        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
-        let mut next = |n: u64| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x % n
-        };
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(0x2545_f491_4f6c_dd1d);
+        let mut next = |n: u64| rng.random_range(0..n);
         let long = "v".repeat(100);
         for step in 0..20_000 {
             let key = format!("k{}", next(6));

@@ -647,13 +647,9 @@ mod tests {
     fn order_matches_a_sorted_model() {
         let mut elems: Vec<Elem> = Vec::new();
         let mut order = Order::default();
-        let mut x: u64 = 0x1234_5678_9abc_def1;
-        let mut next = |n: u64| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x % n
-        };
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(0x1234_5678_9abc_def1);
+        let mut next = |n: u64| rng.random_range(0..n);
         let model = |elems: &[Elem]| {
             let mut m: Vec<(f64, Vec<u8>)> =
                 elems.iter().map(|e| (e.score, e.member.to_vec())).collect();

@@ -187,13 +187,9 @@ mod tests {
         let mut m: HashMap<u32, u64> = HashMap::new();
         // The model's hashes, as the set would recompute them from its members.
         let hashes = std::cell::RefCell::new(HashMap::<u32, u64>::new());
-        let mut x: u64 = 0x5DEE_CE66_D1CE_4E5B;
-        let mut next = |n: u64| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x % n
-        };
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(0x5DEE_CE66_D1CE_4E5B);
+        let mut next = |n: u64| rng.random_range(0..n);
         let steps = if cfg!(miri) { 500 } else { 50_000 };
         for step in 0..steps {
             let grow = (step / (steps / 4)) % 2 == 0;
