@@ -363,8 +363,8 @@ mod tests {
             .map(|t| {
                 let store = store.clone();
                 std::thread::spawn(move || {
-                    let mut s = Session::new();
                     use rand::{Rng, SeedableRng};
+                    let mut s = Session::new();
                     let mut rng = rand::rngs::SmallRng::seed_from_u64(t);
                     let mut hold = Some(store.hold());
                     for i in 0..n {
@@ -385,9 +385,10 @@ mod tests {
                         let args: Vec<&str> = cmd.iter().map(String::as_str).collect();
                         run(&store, &mut s, &args);
                         if i % 16 == 15 {
-                            // A batch ends.
-                            hold = None;
-                            hold = hold.or_else(|| Some(store.hold()));
+                            // A batch ends: close the hold before opening the next one (a
+                            // hold opened while another is open does nothing).
+                            drop(hold.take());
+                            hold = Some(store.hold());
                         }
                     }
                     drop(hold);
