@@ -47,7 +47,10 @@ fn main() {
                         let key = &keys[(r >> 8) as usize % keys.len()];
                         let set = r % 100 < setpct;
                         match (mode.as_str(), set) {
-                            ("dashmap" | "dashmap-read", true) => {
+                            (
+                                "dashmap" | "dashmap-read" | "dashmap-vec" | "dashmap-touch",
+                                true,
+                            ) => {
                                 m.insert(
                                     Bytes::copy_from_slice(key),
                                     Bytes::copy_from_slice(value),
@@ -55,6 +58,12 @@ fn main() {
                             }
                             ("dashmap", false) => {
                                 black_box(m.get(key).map(|v| v.value().clone()));
+                            }
+                            ("dashmap-vec", false) => {
+                                black_box(m.get(key).map(|v| v.value().to_vec()));
+                            }
+                            ("dashmap-touch", false) => {
+                                black_box(m.get(key).map(|v| v.value()[63]));
                             }
                             ("dashmap-read", false) => {
                                 black_box(m.get(key).map(|v| v.value().len()));
@@ -64,6 +73,15 @@ fn main() {
                             }
                             ("karst", false) => {
                                 black_box(s.get(key).ok().flatten());
+                            }
+                            ("karst-touch", false) => {
+                                black_box(s.get_with(key, |v| v[v.len() - 1]).ok().flatten());
+                            }
+                            ("karst-touch0", false) => {
+                                black_box(s.get_with(key, |v| v[0]).ok().flatten());
+                            }
+                            ("karst-vec", false) => {
+                                black_box(s.get_with(key, <[u8]>::to_vec).ok().flatten());
                             }
                             _ => {
                                 black_box(s.get_with(key, <[u8]>::len).ok().flatten());

@@ -8,8 +8,8 @@
 //! klen        the key's length, encoded the same way
 //! expire      8 bytes (i64 ms, little-endian), only when the TTL flag is set
 //! key
-//! value       inline bytes | i64 little-endian | u32 index into the shard's heap | a pointer to
-//!             the collection, which the entry owns
+//! value       inline bytes | i64 little-endian | a `Bytes`, aligned, at the very end | a pointer
+//!             to the collection, which the entry owns
 //! ```
 //!
 //! The table holds a thin pointer to that allocation (8 bytes a slot), whose unused top 16 bits
@@ -22,6 +22,12 @@
 //! again because a hash table is never full. Why not `Box<[u8]>`: its fat pointer made every
 //! slot 16 bytes, a measured 17 bytes per key more at one million keys.
 //!
+//! A string longer than [`INLINE_MAX`] is a `Bytes` the entry owns, written over its last 32
+//! bytes (padding before it aligns it): a GET that hands out the value is a reference count,
+//! never a copy, and the value is one pointer away from the entry. (It used to be an index into
+//! a slab of the shard's, one more dependent cache miss; with 64-byte values at one million keys
+//! an owned GET cost as much as dashmap's and a read in place a third more.)
+//!
 //! A collection (hash, list, set, sorted set) is a box of its type, of 32 to 48 bytes, whose
 //! pointer the entry holds and whose type the flags name: the role of Redis's 16-byte robj. It
 //! used to be a slot of the shard's object slab (56 bytes, and the slab's doubling left a
@@ -31,7 +37,8 @@
 //! This is the crate's only unsafe code touching memory (the others are `clock`'s read of the
 //! time-stamp counter and `store.rs`'s taking over of a shard lock kept across a pipeline's
 //! commands, see `hold.rs`): allocation, release, the tag in the pointer, the view of the
-//! allocation as a byte slice, and the collection's box behind the pointer in the value.
+//! allocation as a byte slice, the `Bytes` at its end and the collection's box behind the
+//! pointer in the value.
 //! Everything else reads and writes through that slice or through the typed references of
 //! [`Entry::obj`] and [`Entry::obj_mut`].
 
@@ -41,14 +48,18 @@ use std::alloc::{Layout, alloc, dealloc, handle_alloc_error};
 use std::mem::MaybeUninit;
 use std::ptr::NonNull;
 
+use bytes::Bytes;
+
 use crate::types::hash::Hash;
 use crate::types::list::List;
 use crate::types::set::Set;
 use crate::types::zset::ZSet;
 use crate::types::{Obj, ObjMut, ObjRef};
 
-/// Values up to this length live in the entry; longer ones are shared `Bytes` in the shard's heap.
-pub(crate) const INLINE_MAX: usize = 512;
+/// Values up to this length live in the entry; longer ones are shared `Bytes` the entry owns.
+/// Redis's limit for its one-allocation `embstr` encoding: a 16-byte key with a 44-byte value
+/// still fits one 64-byte size class.
+pub(crate) const INLINE_MAX: usize = 44;
 
 const KIND_MASK: u8 = 0b11;
 const KIND_INLINE: u8 = 0;
@@ -98,24 +109,24 @@ impl ValueType {
 pub(crate) enum Stored<'a> {
     Inline(&'a [u8]),
     Int(i64),
-    Heap(u32),
+    Heap(&'a Bytes),
     Obj(ObjRef<'a>),
 }
 
-/// A string value to store (the shard turns it into an inline value or a heap value; a
-/// collection goes in with [`Entry::new_obj`]).
+/// A string value stored inside the entry (a longer one goes in with [`Entry::new_shared`], a
+/// collection with [`Entry::new_obj`]).
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum NewValue<'a> {
     Inline(&'a [u8]),
     Int(i64),
-    Heap(u32),
 }
 
-/// A value as [`Entry::build`] writes it: a string value, or a collection's box (of the type
-/// named) whose ownership passes to the entry.
-#[derive(Clone, Copy, Debug)]
+/// A value as [`Entry::build`] writes it: a string value in the entry, or a `Bytes` or a
+/// collection's box (of the type named) whose ownership passes to the entry.
+#[derive(Debug)]
 enum Value<'a> {
     Str(NewValue<'a>),
+    Shared(Bytes),
     Obj(NonNull<u8>, Boxed),
 }
 
@@ -160,6 +171,11 @@ impl Boxed {
 
 /// Bytes of a collection's pointer in the value.
 const PTR: usize = std::mem::size_of::<*mut u8>();
+/// Bytes of a large string's `Bytes` in the value.
+const SHARED: usize = std::mem::size_of::<Bytes>();
+/// The alignment of every entry's allocation: the `Bytes` of a large string needs it (the
+/// allocators karst runs on align every block of 16 bytes or more to 16 anyway).
+const ALIGN: usize = std::mem::align_of::<Bytes>();
 
 /// Boxes a collection; the pointer and the type it was boxed as.
 fn into_raw(o: Obj) -> (NonNull<u8>, Boxed) {
@@ -195,11 +211,13 @@ pub(crate) fn size_class(n: usize) -> usize {
 /// One key and its value. See the [module docs](self).
 pub(crate) struct Entry {
     /// INVARIANT: with its top [`TAG_BITS`] cleared (see [`Entry::base`]), points to an
-    /// allocation of `Layout::from_size_align(n, 1)` bytes, all initialized, owned by this entry,
-    /// where `n >= MIN_LEN` is the length its header records (byte 6, or bytes 7..11 when byte 6
-    /// is 0xFF, in which case `n >= 255`). The top bits hold the table's tag (see `table`).
-    /// When the kind is a collection, the value is a pointer (native-endian, unaligned) from
-    /// `Box::leak` of a box of the type the flags name, owned by this entry alone.
+    /// allocation of `Layout::from_size_align(n, ALIGN)` bytes, all initialized, owned by this
+    /// entry, where `n >= MIN_LEN` is the length its header records (byte 6, or bytes 7..11 when
+    /// byte 6 is 0xFF, in which case `n >= 255`). The top bits hold the table's tag (see
+    /// `table`). When the kind is a collection, the value is a pointer (native-endian,
+    /// unaligned) from `Box::leak` of a box of the type the flags name, owned by this entry
+    /// alone. When the kind is a heap string, `n` is a multiple of ALIGN and the last SHARED
+    /// bytes are a valid `Bytes`, owned by this entry.
     ptr: NonNull<u8>,
 }
 
@@ -224,11 +242,17 @@ const _: () = assert!(std::mem::size_of::<Option<Entry>>() == 8);
 
 // SAFETY: an entry owns its allocation exclusively (no aliasing pointers exist), like a `Box`.
 unsafe impl Send for Entry {}
-// SAFETY: shared references only read the allocation.
+// SAFETY: shared references only read the allocation, but for a large string's `Bytes`, which
+// is `Sync` itself (its clone may promote its storage, atomically).
 unsafe impl Sync for Entry {}
 
 impl Drop for Entry {
     fn drop(&mut self) {
+        if let Some(b) = self.shared_ptr() {
+            // SAFETY: by the invariant a valid `Bytes` owned by this entry lies there; it is
+            // dropped once, here (`disown` clears the kind of an entry that handed it on).
+            unsafe { b.drop_in_place() }
+        }
         if let Some((p, t)) = self.boxed() {
             // SAFETY: by the invariant `p` came from `Box::leak` of a box of type `t`, and this
             // entry owns it; it is released once, here (`disown` clears the kind of an entry
@@ -245,7 +269,7 @@ impl Drop for Entry {
         let len = self.len();
         // SAFETY: by the invariant the allocation was made with this layout and is owned by us;
         // it is released once, here.
-        unsafe { dealloc(self.base(), Layout::from_size_align_unchecked(len, 1)) }
+        unsafe { dealloc(self.base(), Layout::from_size_align_unchecked(len, ALIGN)) }
     }
 }
 
@@ -297,12 +321,21 @@ fn entry_len(klen: usize, ttl: bool, vlen: usize) -> usize {
     if LEN_AT + 1 + body < 255 { LEN_AT + 1 + body } else { LEN_AT + 5 + body }
 }
 
+/// The total length of an entry whose value is a `Bytes`: padded to a multiple of ALIGN, so
+/// that the `Bytes` in its last SHARED bytes is aligned (padding that takes the length past 254
+/// takes a longer length field, and is padded again).
+fn shared_entry_len(klen: usize, ttl: bool) -> usize {
+    let n = entry_len(klen, ttl, SHARED);
+    let padded = n.next_multiple_of(ALIGN);
+    if n < 255 && padded >= 255 { (n + 4).next_multiple_of(ALIGN) } else { padded }
+}
+
 /// The flags byte of a new entry.
-fn new_flags(flags: u8, value: Value<'_>, expire: Option<i64>) -> u8 {
+fn new_flags(flags: u8, value: &Value<'_>, expire: Option<i64>) -> u8 {
     let kind = match value {
         Value::Str(NewValue::Inline(_)) => KIND_INLINE,
         Value::Str(NewValue::Int(_)) => KIND_INT,
-        Value::Str(NewValue::Heap(_)) => KIND_HEAP,
+        Value::Shared(_) => KIND_HEAP,
         Value::Obj(_, t) => KIND_OBJ | t.bits(),
     };
     (flags & (RAW | VISITED)) | kind | if expire.is_some() { TTL } else { 0 }
@@ -332,12 +365,11 @@ fn header(
     (h, at)
 }
 
-/// A value's bytes in the entry (a collection's pointer is written apart, see [`Entry::build`]:
-/// zeros stand in for it here).
+/// A value's bytes in the entry (a collection's pointer and a `Bytes` are written apart, see
+/// [`Entry::build`]: zeros stand in for them here).
 enum Encoded<'a> {
     Slice(&'a [u8]),
     Int([u8; 8]),
-    Index([u8; 4]),
     Ptr([u8; PTR]),
 }
 
@@ -346,7 +378,6 @@ impl Encoded<'_> {
         match self {
             Encoded::Slice(b) => b,
             Encoded::Int(b) => b,
-            Encoded::Index(b) => b,
             Encoded::Ptr(b) => b,
         }
     }
@@ -361,7 +392,7 @@ impl Value<'_> {
         match *self {
             Value::Str(NewValue::Inline(v)) => Encoded::Slice(v),
             Value::Str(NewValue::Int(i)) => Encoded::Int(i.to_le_bytes()),
-            Value::Str(NewValue::Heap(ix)) => Encoded::Index(ix.to_le_bytes()),
+            Value::Shared(_) => Encoded::Slice(&[]),
             Value::Obj(..) => Encoded::Ptr([0; PTR]),
         }
     }
@@ -403,6 +434,17 @@ impl Entry {
         Entry::build(key, expire, access, flags, Value::Str(value))
     }
 
+    /// An entry that owns the large string `b`.
+    pub(crate) fn new_shared(
+        key: &[u8],
+        expire: Option<i64>,
+        access: u64,
+        flags: u8,
+        b: Bytes,
+    ) -> Entry {
+        Entry::build(key, expire, access, flags, Value::Shared(b))
+    }
+
     /// An entry that owns the collection `o`.
     pub(crate) fn new_obj(key: &[u8], expire: Option<i64>, access: u64, o: Obj) -> Entry {
         let (p, t) = into_raw(o);
@@ -411,13 +453,16 @@ impl Entry {
 
     fn build(key: &[u8], expire: Option<i64>, access: u64, flags: u8, value: Value<'_>) -> Entry {
         let v = value.encode();
-        let len = entry_len(key.len(), expire.is_some(), v.len());
-        let Ok(layout) = Layout::from_size_align(len, 1) else {
+        let len = match value {
+            Value::Shared(_) => shared_entry_len(key.len(), expire.is_some()),
+            _ => entry_len(key.len(), expire.is_some(), v.len()),
+        };
+        let Ok(layout) = Layout::from_size_align(len, ALIGN) else {
             handle_alloc_error(Layout::new::<[u8; MIN_LEN]>())
         };
         // Not zeroed: every byte is written below, and glibc serves zeroed requests from its
         // shared arena, never from the per-thread cache that a plain one uses.
-        // SAFETY: `layout` has a non-zero size (len >= MIN_LEN).
+        // SAFETY: `layout` has a non-zero size (len >= MIN_LEN) and a power-of-two alignment.
         let raw = unsafe { alloc(layout) };
         let Some(ptr) = NonNull::new(raw) else { handle_alloc_error(layout) };
         if ptr.as_ptr().addr() & !ADDR_MASK != 0 {
@@ -429,17 +474,26 @@ impl Entry {
         // fields left). The `Entry` that will own it is made only once they are, so a panic here
         // leaks the allocation instead of freeing it with a wrong size.
         let buf = unsafe { std::slice::from_raw_parts_mut(ptr.as_ptr().cast(), len) };
-        let (head, n) = header(len, key.len(), expire, access, new_flags(flags, value, expire));
+        let (head, n) = header(len, key.len(), expire, access, new_flags(flags, &value, expire));
         let mut fill = Fill { buf, at: 0 };
         fill.put(head.get(..n).unwrap_or_default());
         fill.put(key);
         fill.put(v.bytes());
         fill.finish();
-        if let Value::Obj(p, _) = value {
-            // SAFETY: the value's last PTR bytes are inside the allocation (the value is
-            // exactly them) and were just initialized; the pointer is written over them,
-            // unaligned, so that it keeps its provenance.
-            unsafe { ptr.as_ptr().add(len - PTR).cast::<*mut u8>().write_unaligned(p.as_ptr()) }
+        match value {
+            Value::Obj(p, _) => {
+                // SAFETY: the value's last PTR bytes are inside the allocation (the value is
+                // exactly them) and were just initialized; the pointer is written over them,
+                // unaligned, so that it keeps its provenance.
+                unsafe { ptr.as_ptr().add(len - PTR).cast::<*mut u8>().write_unaligned(p.as_ptr()) }
+            }
+            Value::Shared(b) => {
+                // SAFETY: the last SHARED bytes are inside the allocation (`shared_entry_len`
+                // left room for them after the key), and aligned: the allocation is aligned to
+                // ALIGN and `len` is a multiple of it. The entry takes ownership of `b`.
+                unsafe { ptr.as_ptr().add(len - SHARED).cast::<Bytes>().write(b) }
+            }
+            Value::Str(_) => {}
         }
         let e = Entry { ptr };
         debug_assert_eq!(e.len(), len);
@@ -447,12 +501,12 @@ impl Entry {
     }
 
     /// True if an entry of this key with `expire` and `value` would have exactly this entry's
-    /// layout, so that [`Entry::overwrite`] can write it in place. Never for a collection's
-    /// entry: its value is the pointer that owns the collection (a SET of an integer over a hash
-    /// would otherwise overwrite it, same length, and leak the hash).
+    /// layout, so that [`Entry::overwrite`] can write it in place. Never for a collection's or
+    /// a large string's entry: its value owns what it points to (a SET of an integer over a
+    /// hash would otherwise overwrite the pointer, same length, and leak the hash).
     #[inline]
     pub(crate) fn same_layout(&self, expire: Option<i64>, value: NewValue<'_>) -> bool {
-        self.flags() & KIND_MASK != KIND_OBJ
+        matches!(self.flags() & KIND_MASK, KIND_INLINE | KIND_INT)
             && expire.is_some() == (self.flags() & TTL != 0)
             && entry_len(self.key().len(), expire.is_some(), Value::Str(value).encode().len())
                 == self.len()
@@ -473,7 +527,7 @@ impl Entry {
         }
         let (len, klen) = (self.len(), self.key().len());
         let value = Value::Str(value);
-        let (head, n) = header(len, klen, expire, access, new_flags(flags, value, expire));
+        let (head, n) = header(len, klen, expire, access, new_flags(flags, &value, expire));
         let v = value.encode();
         let b = self.bytes_mut();
         // The header's length fields are unchanged (same layout); the key stays.
@@ -483,6 +537,33 @@ impl Entry {
         if let Some(dst) = b.get_mut(len - v.len()..) {
             dst.copy_from_slice(v.bytes());
         }
+    }
+
+    /// Gives a large string's entry the string `b` in place of its own, with a new expire,
+    /// access clock and flags, keeping its key, allocation and tag; returns the old string.
+    /// Refuses (handing `b` back) unless this is a large string's entry whose TTL field comes
+    /// and goes with `expire`.
+    pub(crate) fn replace_shared(
+        &mut self,
+        expire: Option<i64>,
+        access: u64,
+        flags: u8,
+        b: Bytes,
+    ) -> Result<Bytes, Bytes> {
+        if expire.is_some() != (self.flags() & TTL != 0) {
+            return Err(b);
+        }
+        let Some(slot) = self.shared_mut() else { return Err(b) };
+        let old = std::mem::replace(slot, b);
+        let (len, klen) = (self.len(), self.key().len());
+        let kind = Value::Shared(Bytes::new());
+        let (head, n) = header(len, klen, expire, access, new_flags(flags, &kind, expire));
+        // The length fields are unchanged (same key, same TTL field); the key and the value
+        // after it stay.
+        if let Some(dst) = self.bytes_mut().get_mut(..n) {
+            dst.copy_from_slice(head.get(..n).unwrap_or_default());
+        }
+        Ok(old)
     }
 
     /// The allocation's address, without the tag.
@@ -546,23 +627,18 @@ impl Entry {
         unsafe { std::slice::from_raw_parts_mut(self.base(), len) }
     }
 
-    /// The same key with another string value, keeping the expire, access clock and tag (a
-    /// collection stays with `self`).
-    pub(crate) fn with_value(&self, flags: u8, value: NewValue<'_>) -> Entry {
-        let mut e = Entry::new(self.key(), self.expire(), self.access(), flags, value);
-        e.set_tag(self.tag());
-        e
-    }
-
-    /// Gives the entry another expire, keeping everything else (a collection moves to the new
-    /// allocation).
+    /// Gives the entry another expire, keeping everything else (a collection or a large
+    /// string moves to the new allocation).
     pub(crate) fn set_expire(&mut self, expire: Option<i64>) {
-        let value = match (self.boxed(), self.stored()) {
-            (Some((p, t)), _) => Value::Obj(p, t),
-            (None, Stored::Inline(v)) => Value::Str(NewValue::Inline(v)),
-            (None, Stored::Int(i)) => Value::Str(NewValue::Int(i)),
-            (None, Stored::Heap(ix)) => Value::Str(NewValue::Heap(ix)),
-            (None, Stored::Obj(_)) => return,
+        let value = match (self.boxed(), self.shared_ptr(), self.stored()) {
+            (Some((p, t)), _, _) => Value::Obj(p, t),
+            // SAFETY: a bitwise copy of the `Bytes` this entry owns; the new entry takes it over
+            // and this one is disowned below, before anything could drop it (`build` does not
+            // unwind: a failed allocation aborts).
+            (None, Some(b), _) => Value::Shared(unsafe { b.read() }),
+            (None, None, Stored::Inline(v)) => Value::Str(NewValue::Inline(v)),
+            (None, None, Stored::Int(i)) => Value::Str(NewValue::Int(i)),
+            (None, None, Stored::Heap(_) | Stored::Obj(_)) => return,
         };
         let mut e = Entry::build(self.key(), expire, self.access(), self.flags(), value);
         e.set_tag(self.tag());
@@ -585,12 +661,57 @@ impl Entry {
         })
     }
 
-    /// Forgets the collection this entry held (its new owner has the pointer): the value reads
-    /// as an inline string from now on, and dropping the entry frees only its own allocation.
+    /// Takes the large string out of the entry (None for any other value).
+    pub(crate) fn into_shared(mut self) -> Option<Bytes> {
+        let p = self.shared_ptr()?;
+        // SAFETY: by the invariant a valid `Bytes` owned by this entry lies at `p`; `disown`
+        // makes sure the entry's drop does not drop it too.
+        let b = unsafe { p.read() };
+        self.disown();
+        Some(b)
+    }
+
+    /// Marks the string as Redis's `raw` (APPEND and SETRANGE made it).
+    pub(crate) fn set_raw(&mut self) {
+        if let Some(f) = self.bytes_mut().first_mut() {
+            *f |= RAW;
+        }
+    }
+
+    /// Forgets the collection or large string this entry held (its new owner has it): the
+    /// value reads as an inline string from now on, and dropping the entry frees only its own
+    /// allocation.
     fn disown(&mut self) {
         if let Some(f) = self.bytes_mut().first_mut() {
             *f &= !(KIND_MASK | OBJ_TYPE_MASK);
         }
+    }
+
+    /// Where a large string's `Bytes` lies, if the value is one.
+    #[inline]
+    fn shared_ptr(&self) -> Option<*mut Bytes> {
+        if self.flags() & KIND_MASK != KIND_HEAP {
+            return None;
+        }
+        // SAFETY: a large string's entry ends with its SHARED-byte `Bytes` (see `build`), inside
+        // the allocation.
+        Some(unsafe { self.base().add(self.len() - SHARED).cast::<Bytes>() })
+    }
+
+    /// The large string, if the value is one.
+    #[inline]
+    pub(crate) fn shared(&self) -> Option<&Bytes> {
+        // SAFETY: by the invariant a valid, aligned `Bytes` owned by this entry lies there, and
+        // `&self` rules out a `&mut` to it (only `shared_mut` makes one) while the reference
+        // lives.
+        self.shared_ptr().map(|p| unsafe { &*p })
+    }
+
+    /// The large string, mutable, if the value is one.
+    #[inline]
+    pub(crate) fn shared_mut(&mut self) -> Option<&mut Bytes> {
+        // SAFETY: as `shared`, and `&mut self` makes this the only reference.
+        self.shared_ptr().map(|p| unsafe { &mut *p })
     }
 
     /// The collection's pointer and box type, if the value is one.
@@ -701,11 +822,10 @@ impl Entry {
                 b.copy_from_slice(v.get(..8).unwrap_or(&[0; 8]));
                 Stored::Int(i64::from_le_bytes(b))
             }
-            KIND_HEAP => {
-                let mut b = [0u8; 4];
-                b.copy_from_slice(v.get(..4).unwrap_or(&[0; 4]));
-                Stored::Heap(u32::from_le_bytes(b))
-            }
+            KIND_HEAP => match self.shared() {
+                Some(b) => Stored::Heap(b),
+                None => Stored::Inline(&[]),
+            },
             KIND_OBJ => match self.obj() {
                 Some(o) => Stored::Obj(o),
                 None => Stored::Inline(&[]),
@@ -791,7 +911,6 @@ mod tests {
             e.set_access(3);
         }
         e.set_tag(0xABCD);
-        assert_eq!(e.with_value(0, NewValue::Int(1)).tag(), e.tag());
         e.set_expire(None);
         assert_eq!((e.tag(), e.expire()), (0xABCD, None));
     }
@@ -820,7 +939,6 @@ mod tests {
             let before = e.bytes().to_vec();
             for (exp, value) in [
                 (expire, NewValue::Inline(b"seven b")),
-                (expire, NewValue::Heap(3)),
                 (if expire.is_some() { None } else { Some(1) }, NewValue::Int(1)),
             ] {
                 assert!(!e.same_layout(exp, value));
@@ -837,19 +955,23 @@ mod tests {
 
     #[test]
     fn fields_round_trip() {
+        let big = Bytes::from(vec![7u8; 100]);
         for key in [&b""[..], b"k", &[b'x'; 300]] {
             for expire in [None, Some(0), Some(-5), Some(i64::MAX)] {
-                for value in [NewValue::Inline(b"hello"), NewValue::Int(-42), NewValue::Heap(9)] {
-                    let mut e = Entry::new(key, expire, 0x12_3456_789A, RAW, value);
+                for value in [Some(NewValue::Inline(b"hello")), Some(NewValue::Int(-42)), None] {
+                    let mut e = match value {
+                        Some(v) => Entry::new(key, expire, 0x12_3456_789A, RAW, v),
+                        None => Entry::new_shared(key, expire, 0x12_3456_789A, RAW, big.clone()),
+                    };
                     assert_eq!(e.key(), key);
                     assert_eq!(e.expire(), expire);
                     assert_eq!(e.access(), 0x12_3456_789A);
                     assert!(e.is_raw());
                     assert!(e.obj().is_none());
                     match (value, e.stored()) {
-                        (NewValue::Inline(a), Stored::Inline(b)) => assert_eq!(a, b),
-                        (NewValue::Int(a), Stored::Int(b)) => assert_eq!(a, b),
-                        (NewValue::Heap(a), Stored::Heap(b)) => assert_eq!(a, b),
+                        (Some(NewValue::Inline(a)), Stored::Inline(b)) => assert_eq!(a, b),
+                        (Some(NewValue::Int(a)), Stored::Int(b)) => assert_eq!(a, b),
+                        (None, Stored::Heap(b)) => assert_eq!(b.as_ptr(), big.as_ptr()),
                         other => panic!("mismatch {other:?}"),
                     }
                     e.set_access(5);
@@ -867,6 +989,47 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A large string's `Bytes` lies aligned at the end of its entry, whatever the key and TTL
+    /// (the padding around a length field's switch from 1 to 5 bytes included); it is never
+    /// copied: it moves with a new expire, is swapped in place, and taken out. Under Miri this
+    /// also checks that each `Bytes` is dropped exactly once.
+    #[test]
+    fn an_entry_owns_its_large_string() {
+        let big = Bytes::from(vec![7u8; 100]);
+        for klen in (0..20).chain(195..260) {
+            let key = vec![b'k'; klen];
+            for expire in [None, Some(5)] {
+                let mut e = Entry::new_shared(&key, expire, 3, 0, big.clone());
+                assert_eq!(e.len() % ALIGN, 0);
+                assert_eq!((e.key(), e.expire(), e.access()), (&key[..], expire, 3));
+                assert!(matches!(e.stored(), Stored::Heap(b) if b.as_ptr() == big.as_ptr()));
+                assert!(!e.same_layout(expire, NewValue::Int(1)), "never overwritten as bytes");
+                e.set_tag(0x4321);
+                e.set_expire(Some(9));
+                assert_eq!((e.key(), e.expire(), e.tag()), (&key[..], Some(9), 0x4321));
+                assert_eq!(e.shared().map(|b| b.as_ptr()), Some(big.as_ptr()));
+                // Another string in place: same allocation, new header fields.
+                let other = Bytes::from(vec![8u8; 60]);
+                let at = e.base();
+                let old = e.replace_shared(Some(10), 4, RAW, other.clone());
+                assert_eq!(old.map(|b| b.as_ptr()), Ok(big.as_ptr()));
+                assert_eq!((e.base(), e.expire(), e.access(), e.is_raw()), (at, Some(10), 4, true));
+                assert_eq!(e.shared(), Some(&other));
+                // Refused when the TTL field would come or go; `b` comes back.
+                assert_eq!(e.replace_shared(None, 4, 0, big.clone()).err(), Some(big.clone()));
+                if let Some(b) = e.shared_mut() {
+                    *b = b.slice(1..);
+                }
+                assert_eq!(e.into_shared().map(|b| b.len()), Some(59));
+            }
+        }
+        let s = Entry::new(b"k", None, 0, 0, NewValue::Int(1));
+        assert!(s.shared().is_none());
+        let mut s = s;
+        assert!(s.replace_shared(None, 0, 0, big.clone()).is_err());
+        assert!(s.into_shared().is_none());
     }
 
     /// One collection of each type, with something in it (so that dropping it frees memory

@@ -1,5 +1,5 @@
-//! One shard of the keyspace: a table per database, the TTL index, the large values, the
-//! eviction state and the bytes it holds. Everything here runs under the shard's lock; nothing
+//! One shard of the keyspace: a table per database, the TTL index, the eviction state and the
+//! bytes it holds. Everything here runs under the shard's lock; nothing
 //! here locks, formats or does I/O.
 
 use std::collections::{BTreeMap, VecDeque};
@@ -7,7 +7,6 @@ use std::collections::{BTreeMap, VecDeque};
 use bytes::{Bytes, BytesMut};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-use slab::Slab;
 
 use crate::entry::{Entry, INLINE_MAX, NewValue, Stored, obj_box_cost};
 use crate::error::Error;
@@ -17,8 +16,9 @@ use crate::types::{Kind, Obj, ObjRef};
 
 /// What the TTL index costs per key with a TTL (a B-tree slot of 16 bytes, nodes half full).
 pub(crate) const TTL_COST: usize = 32;
-/// What a large value costs beyond its bytes: its `Bytes` in the heap slab and its shared header.
-pub(crate) const HEAP_COST: usize = 72;
+/// What a large string costs beyond its bytes and its entry: the shared header the first clone
+/// of its `Bytes` allocates (24 bytes, in a 32-byte size class).
+pub(crate) const HEAP_COST: usize = 32;
 
 /// What a collection costs: its box, and what it holds.
 #[inline]
@@ -152,7 +152,6 @@ pub(crate) enum Expire {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Found<'a> {
     pub(crate) entry: &'a Entry,
-    heap: &'a Slab<Bytes>,
 }
 
 impl<'a> Found<'a> {
@@ -164,7 +163,7 @@ impl<'a> Found<'a> {
 
     /// The value, whatever its type.
     pub(crate) fn value(&self) -> ValRef<'a> {
-        value_of(self.entry, self.heap)
+        value_of(self.entry)
     }
 
     /// The value of a string key; WRONGTYPE for a collection.
@@ -177,51 +176,37 @@ impl<'a> Found<'a> {
     }
 }
 
-fn value_of<'a>(e: &'a Entry, heap: &'a Slab<Bytes>) -> ValRef<'a> {
+fn value_of(e: &Entry) -> ValRef<'_> {
     match e.stored() {
         Stored::Inline(b) => ValRef::Bytes(b),
         Stored::Int(i) => ValRef::Int(i),
-        Stored::Heap(ix) => match heap.get(ix as usize) {
-            Some(b) => ValRef::Shared(b),
-            None => ValRef::Bytes(&[]),
-        },
+        Stored::Heap(b) => ValRef::Shared(b),
         Stored::Obj(o) => ValRef::Obj(o),
     }
+}
+
+/// What a large string costs the shard besides its entry.
+#[inline]
+pub(crate) fn shared_cost(b: &Bytes) -> usize {
+    HEAP_COST + b.len()
 }
 
 /// A key removed from a shard, with its value.
 #[derive(Debug)]
 pub(crate) struct Taken {
     pub(crate) entry: Entry,
-    value: Released,
-}
-
-/// The out-of-entry part of a string value, released from its shard (a collection stays
-/// with its entry).
-#[derive(Debug)]
-enum Released {
-    None,
-    Heap(Bytes),
 }
 
 impl Taken {
     pub(crate) fn value(&self) -> ValRef<'_> {
-        match (&self.value, self.entry.stored()) {
-            (Released::Heap(b), _) => ValRef::Shared(b),
-            (Released::None, Stored::Obj(o)) => ValRef::Obj(o),
-            (Released::None, Stored::Int(i)) => ValRef::Int(i),
-            (Released::None, Stored::Inline(b)) => ValRef::Bytes(b),
-            (Released::None, Stored::Heap(_)) => ValRef::Bytes(&[]),
-        }
+        value_of(&self.entry)
     }
 
     pub(crate) fn into_val(self) -> Val<'static> {
-        match self.value {
-            Released::Heap(b) => Val::Owned(b),
-            Released::None => match self.entry.obj() {
-                Some(_) => self.entry.into_obj().map_or(Val::Int(0), Val::Obj),
-                None => self.value().to_val(),
-            },
+        match self.entry.stored() {
+            Stored::Obj(_) => self.entry.into_obj().map_or(Val::Int(0), Val::Obj),
+            Stored::Heap(_) => self.entry.into_shared().map_or(Val::Int(0), Val::Owned),
+            _ => self.value().to_val(),
         }
     }
 }
@@ -296,12 +281,11 @@ impl Dbs {
 #[derive(Debug)]
 #[repr(C)]
 pub(crate) struct Side {
-    /// INVARIANT: the sum of `cost()` of every entry, TTL_COST per TTL, HEAP_COST plus the length
-    /// of every heap value, the box and `cost()` of every collection, the allocation of every
-    /// table and of the SIEVE queue.
+    /// INVARIANT: the sum of `cost()` of every entry, TTL_COST per TTL, `shared_cost` of every
+    /// large string, the box and `cost()` of every collection, the allocation of every table
+    /// and of the SIEVE queue.
     pub(crate) bytes: usize,
     pub(crate) stats: Stats,
-    heap: Slab<Bytes>,
     rng: SmallRng,
     sieve: VecDeque<(u32, u8)>,
     hand: usize,
@@ -359,11 +343,6 @@ impl Side {
         }
     }
 
-    fn heap_put(&mut self, b: Bytes) -> u32 {
-        self.bytes += HEAP_COST + b.len();
-        self.heap.insert(b) as u32
-    }
-
     /// Removes the entry in slot `i` of `table` with its TTL and its value; the byte count
     /// follows, the table's shrinking included.
     fn unlink(
@@ -371,33 +350,24 @@ impl Side {
         table: &mut Table,
         ttl: &mut BTreeMap<(i64, u32), u32>,
         i: usize,
-    ) -> Option<(Entry, Released)> {
+    ) -> Option<Entry> {
         let before = table.allocation_size();
         let e = table.remove(i, &self.hasher)?;
         self.bytes = (self.bytes + table.allocation_size()).saturating_sub(before);
         self.untrack(ttl, &e);
-        let value = self.release(&e);
-        Some((e, value))
+        self.release(&e);
+        Some(e)
     }
 
-    /// Releases what the entry's value holds in the shard (a large string), and takes a
-    /// collection's bytes off the count (the entry still owns it, until it is dropped or its
-    /// collection taken out).
-    fn release(&mut self, e: &Entry) -> Released {
-        match e.stored() {
-            Stored::Heap(ix) => match self.heap.try_remove(ix as usize) {
-                Some(b) => {
-                    self.bytes = self.bytes.saturating_sub(HEAP_COST + b.len());
-                    Released::Heap(b)
-                }
-                None => Released::None,
-            },
-            Stored::Obj(o) => {
-                self.bytes = self.bytes.saturating_sub(obj_cost(o));
-                Released::None
-            }
-            Stored::Inline(_) | Stored::Int(_) => Released::None,
-        }
+    /// Takes what the entry's value holds outside the entry (a large string, a collection) off
+    /// the count; the entry still owns it, until it is dropped or its value taken out.
+    fn release(&mut self, e: &Entry) {
+        let cost = match e.stored() {
+            Stored::Heap(b) => shared_cost(b),
+            Stored::Obj(o) => obj_cost(o),
+            Stored::Inline(_) | Stored::Int(_) => 0,
+        };
+        self.bytes = self.bytes.saturating_sub(cost);
     }
 
     fn make(
@@ -417,12 +387,12 @@ impl Side {
                 Entry::new(key, expire, access, flags, NewValue::Inline(&b))
             }
             Val::Slice(s) => {
-                let ix = self.heap_put(Bytes::copy_from_slice(s));
-                Entry::new(key, expire, access, flags, NewValue::Heap(ix))
+                self.bytes += HEAP_COST + s.len();
+                Entry::new_shared(key, expire, access, flags, Bytes::copy_from_slice(s))
             }
             Val::Owned(b) => {
-                let ix = self.heap_put(b);
-                Entry::new(key, expire, access, flags, NewValue::Heap(ix))
+                self.bytes += shared_cost(&b);
+                Entry::new_shared(key, expire, access, flags, b)
             }
             Val::Obj(o) => {
                 let e = Entry::new_obj(key, expire, access, o);
@@ -455,7 +425,6 @@ impl Side {
 #[derive(Debug)]
 pub(crate) struct Emptied {
     _dbs: Dbs,
-    _heap: Slab<Bytes>,
     _sieve: VecDeque<(u32, u8)>,
 }
 
@@ -480,7 +449,6 @@ impl Shard {
             side: Side {
                 bytes: 0,
                 stats: Stats::default(),
-                heap: Slab::new(),
                 rng: SmallRng::seed_from_u64(seed),
                 sieve: VecDeque::new(),
                 hand: 0,
@@ -514,7 +482,7 @@ impl Shard {
             side.stats.expired += 1;
             None
         } else {
-            Some(Found { entry: table.at_mut(i)?, heap: &side.heap })
+            Some(Found { entry: table.at_mut(i)? })
         }
     }
 
@@ -528,8 +496,7 @@ impl Shard {
         stats: bool,
     ) -> Option<Found<'_>> {
         let i = self.lookup_index(cx, h, key, stats)?;
-        let Shard { dbs, side } = self;
-        Some(Found { entry: dbs.get(cx.db)?.table.at(i)?, heap: &side.heap })
+        Some(Found { entry: self.dbs.get(cx.db)?.table.at(i)? })
     }
 
     /// [`Shard::lookup`]'s work; the live key's slot in its table.
@@ -578,8 +545,7 @@ impl Shard {
                 } else {
                     policy::initial_access(cx.lfu, cx.now)
                 };
-                let old_value = side.release(old);
-                drop(old_value);
+                side.release(old);
                 // Overwriting a live key is an access (SIEVE keeps its visited bit).
                 let flags = if live { flags | crate::entry::VISITED } else { flags };
                 // A value of the old one's length is written over it: no allocation, no free.
@@ -592,6 +558,27 @@ impl Shard {
                         return live;
                     }
                 }
+                // A large string over a large string swaps the `Bytes`: the entry stays.
+                let val = match (val, table.at_mut(i)) {
+                    (Val::Owned(b), Some(e)) if b.len() > INLINE_MAX => {
+                        side.untrack(ttl, e);
+                        let cost = shared_cost(&b);
+                        match e.replace_shared(expire, access, flags, b) {
+                            Ok(old) => {
+                                side.bytes += cost;
+                                side.track(ttl, e);
+                                side.stats.expired += u64::from(!live);
+                                drop(old);
+                                return live;
+                            }
+                            Err(b) => {
+                                side.track(ttl, e);
+                                Val::Owned(b)
+                            }
+                        }
+                    }
+                    (val, _) => val,
+                };
                 let new = side.make(key, val, expire, access, flags);
                 side.track(ttl, &new);
                 if let Some(old) = table.replace(i, new) {
@@ -624,12 +611,12 @@ impl Shard {
         let Shard { dbs, side } = self;
         let Db { table, ttl } = dbs.get_mut(db)?;
         let i = table.find_index(h.h32(), key)?;
-        let (e, value) = side.unlink(table, ttl, i)?;
+        let e = side.unlink(table, ttl, i)?;
         if e.is_expired(now) {
             side.stats.expired += 1;
             return None;
         }
-        Some(Taken { entry: e, value })
+        Some(Taken { entry: e })
     }
 
     /// The collection of type `T` at `key`, recording the access and a keyspace hit or miss.
@@ -744,15 +731,13 @@ impl Shard {
             ValRef::Shared(_) => {
                 let Shard { dbs, side } = self;
                 let e = dbs.get_mut(cx.db)?.table.find_mut(h.h32(), key)?;
-                let Stored::Heap(ix) = e.stored() else { return None };
-                let slot = side.heap.get_mut(ix as usize)?;
+                let slot = e.shared_mut()?;
                 let b = std::mem::take(slot);
                 let mut m = b.try_into_mut().unwrap_or_else(|b| BytesMut::from(&b[..]));
                 m.extend_from_slice(data);
                 *slot = m.freeze();
+                e.set_raw();
                 side.bytes += data.len();
-                let e2 = e.with_value(crate::entry::RAW, NewValue::Heap(ix));
-                *e = e2;
                 return Some(new_len);
             }
             other => {
@@ -789,11 +774,7 @@ impl Shard {
         side.bytes = 0;
         side.pool.clear();
         side.hand = 0;
-        Emptied {
-            _dbs: dbs,
-            _heap: std::mem::take(&mut side.heap),
-            _sieve: std::mem::take(&mut side.sieve),
-        }
+        Emptied { _dbs: dbs, _sieve: std::mem::take(&mut side.sieve) }
     }
 
     /// True if no database but `db` holds a key.
@@ -1076,19 +1057,18 @@ impl Shard {
         for d in self.dbs.iter() {
             n += d.table.allocation_size();
             for e in d.table.iter() {
-                n += e.cost();
+                n += e.cost() + e.shared().map_or(0, shared_cost);
                 if e.expire().is_some() {
                     n += TTL_COST;
                 }
             }
         }
-        n + self.side.heap.iter().map(|(_, b)| HEAP_COST + b.len()).sum::<usize>()
-            + self
-                .dbs
-                .iter()
-                .flat_map(|d| d.table.iter())
-                .filter_map(|e| e.obj().map(obj_cost))
-                .sum::<usize>()
+        n + self
+            .dbs
+            .iter()
+            .flat_map(|d| d.table.iter())
+            .filter_map(|e| e.obj().map(obj_cost))
+            .sum::<usize>()
     }
 }
 

@@ -88,7 +88,7 @@ fn memory(store: &Store, s: &mut Session, args: Args<'_>, out: &mut Output) {
     match g.find(s.db, h, key, store.now()) {
         Some(f) => {
             let value = match f.value() {
-                crate::shard::ValRef::Shared(b) => b.len() + crate::shard::HEAP_COST,
+                crate::shard::ValRef::Shared(b) => crate::shard::shared_cost(b),
                 crate::shard::ValRef::Obj(o) => crate::shard::obj_cost(o),
                 _ => 0,
             };
