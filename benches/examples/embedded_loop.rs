@@ -3,7 +3,9 @@
 //! `perf record` sees only it). Prints nanoseconds per operation on each thread.
 //!
 //! `cargo run --release -p karst-benches --example embedded_loop -- MODE` where MODE is `karst`
-//! (GET copies the value), `karst-read` (GET reads it in place), `dashmap` or `dashmap-read`; the
+//! (GET takes an owned value), `karst-read` (GET reads its length in place), `karst-touch` and
+//! `karst-touch0` (read its last or first byte in place), `karst-vec` (copy it into a `Vec` in
+//! place), and `dashmap`, `dashmap-read`, `dashmap-touch`, `dashmap-vec` likewise; the
 //! environment sets NKEYS (1000000), THREADS (1), SETPCT (10, the share of SETs) and SHARDS
 //! (karst's shard count, 1024), ITERS (10000000 over all threads). Besides wall time it prints each thread's time on a CPU (from
 //! `/proc/thread-self/schedstat`), which other processes on a busy machine disturb less.
