@@ -74,11 +74,13 @@ impl SetOptions {
     }
 }
 
-fn val(value: &Bytes) -> Val<'_> {
+/// The value to store: an integer, a short string copied into the entry, or the `Bytes`
+/// itself, taken (a clone would make a fresh `Bytes` allocate its shared header).
+fn val(value: &mut Bytes) -> Val<'_> {
     match int_encodable(value) {
         Some(i) => Val::Int(i),
         None if value.len() <= INLINE_MAX => Val::Slice(value),
-        None => Val::Owned(value.clone()),
+        None => Val::Owned(std::mem::take(value)),
     }
 }
 
@@ -140,7 +142,7 @@ impl Store {
         opts: SetOptions,
     ) -> Result<bool> {
         let key = key.as_ref();
-        let value = value.into();
+        let mut value = value.into();
         self.room_for(key)?;
         let cx = self.cx0();
         let expire = match opts.expire {
@@ -155,7 +157,7 @@ impl Store {
         let o = SetArgs { cond: opts.cond, expire, get: false };
         let h = self.hash(key);
         let mut g = self.lock(h);
-        Ok(op_set(&mut g, &cx, h, key, val(&value), &o, |_| {})? == SetDone::Stored)
+        Ok(op_set(&mut g, &cx, h, key, val(&mut value), &o, |_| {})? == SetDone::Stored)
     }
 
     /// DEL: how many of the keys existed.
@@ -208,9 +210,9 @@ impl Store {
         let cx = self.cx0();
         let (hashes, mut locked) = self.lock_keys(pairs.iter().map(|(k, _)| k.as_ref()));
         for ((k, v), h) in pairs.iter().zip(hashes) {
-            let v: Bytes = v.clone().into();
+            let mut v: Bytes = v.clone().into();
             if let Some(g) = locked.shard(self.shard_of(h)) {
-                g.put(&cx, h, k.as_ref(), val(&v), crate::shard::Expire::Set(None), 0);
+                g.put(&cx, h, k.as_ref(), val(&mut v), crate::shard::Expire::Set(None), 0);
             }
         }
         Ok(())
