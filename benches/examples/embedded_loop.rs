@@ -6,7 +6,7 @@
 //! (GET takes an owned value), `karst-read` (GET reads its length in place), `karst-touch` and
 //! `karst-touch0` (read its last or first byte in place), `karst-vec` (copy it into a `Vec` in
 //! place), and `dashmap`, `dashmap-read`, `dashmap-touch`, `dashmap-vec` likewise; the
-//! environment sets NKEYS (1000000), THREADS (1), SETPCT (10, the share of SETs) and SHARDS
+//! environment sets NKEYS (1000000), VALUE (64, bytes), THREADS (1), SETPCT (10, the share of SETs), SHARDS
 //! (karst's shard count, 1024), ITERS (10000000 over all threads). Besides wall time it prints each thread's time on a CPU (from
 //! `/proc/thread-self/schedstat`), which other processes on a busy machine disturb less.
 use bytes::Bytes;
@@ -25,7 +25,7 @@ fn main() {
     let setpct = env("SETPCT", 10);
     let iters = env("ITERS", 10_000_000) / threads;
     let keys: Vec<Bytes> = (0..nkeys).map(|i| Bytes::from(format!("key:{i:012}"))).collect();
-    let value = Bytes::from(vec![b'v'; 64]);
+    let value = Bytes::from(vec![b'v'; env("VALUE", 64) as usize]);
     let s = karst_store::Store::builder().shards(env("SHARDS", 1024) as usize).build();
     let m = dashmap::DashMap::<Bytes, Bytes>::new();
     let karst = mode.starts_with("karst");
