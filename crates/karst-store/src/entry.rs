@@ -25,7 +25,7 @@
 //! A string longer than [`INLINE_MAX`] is a `Bytes` the entry owns, written over its last 32
 //! bytes (padding before it aligns it): a GET that hands out the value is a reference count,
 //! never a copy, and the value is one pointer away from the entry. (It used to be an index into
-//! a slab of the shard's: one more dependent cache miss, and 36 bytes more per value.)
+//! a slab of the shard's: one more dependent cache miss.)
 //!
 //! A collection (hash, list, set, sorted set) is a box of its type, of 32 to 48 bytes, whose
 //! pointer the entry holds and whose type the flags name: the role of Redis's 16-byte robj. It
@@ -59,7 +59,7 @@ use crate::types::{Obj, ObjMut, ObjRef};
 /// Why not Redis's `embstr` limit of 44 bytes, so that more GETs hand out a reference count:
 /// measured with 64-byte values (2026-11-21), the server's SET took 18–42% more CPU per request
 /// and its GET 3–13% more (a second allocation to make and free, a second miss to read), and
-/// the embedded store gained 9% at 90% GETs but lost 6% at 50%. See `docs/design.md`.
+/// the embedded store gained 7-9% at 90% GETs but lost 6-9% at 50%. See `docs/design.md`.
 pub(crate) const INLINE_MAX: usize = 512;
 
 const KIND_MASK: u8 = 0b11;
