@@ -1,6 +1,6 @@
 //! One shard of the keyspace: a table per database, the TTL index, the eviction state and the
-//! bytes it holds. Everything here runs under the shard's lock; nothing
-//! here locks, formats or does I/O.
+//! bytes it holds. Everything here runs under the shard's lock; nothing here locks, formats or
+//! does I/O.
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -387,8 +387,9 @@ impl Side {
                 Entry::new(key, expire, access, flags, NewValue::Inline(&b))
             }
             Val::Slice(s) => {
-                self.bytes += HEAP_COST + s.len();
-                Entry::new_shared(key, expire, access, flags, Bytes::copy_from_slice(s))
+                let b = Bytes::copy_from_slice(s);
+                self.bytes += shared_cost(&b);
+                Entry::new_shared(key, expire, access, flags, b)
             }
             Val::Owned(b) => {
                 self.bytes += shared_cost(&b);
@@ -1114,6 +1115,45 @@ mod tests {
         assert_eq!(s.expire_some(9000, 10), 1);
         assert_eq!(s.counts(0), (0, 0));
         s.clear(0);
+        assert_eq!(s.bytes(), s.recount());
+    }
+
+    /// A long string SET over a long string swaps its `Bytes` inside the entry; the byte count,
+    /// the TTL index and the expired counter stay right whether the TTL field stays (in place),
+    /// comes or goes (a new entry), and the old key had expired; APPEND grows it in place.
+    #[test]
+    fn long_strings_replace_in_place_and_keep_accounting() {
+        let mut s = Shard::new(1, 1, HS);
+        let k = &b"long"[..];
+        let long = |n: u8| Bytes::from(vec![n; INLINE_MAX + 1 + usize::from(n)]);
+        let steps = [
+            (long(1), Expire::Set(None), 1, None),
+            (long(2), Expire::Set(None), 2, None),
+            (long(3), Expire::Set(Some(500)), 3, Some(500)),
+            (long(4), Expire::Keep, 4, Some(500)),
+            (long(5), Expire::Set(Some(600)), 5, Some(600)),
+            (long(6), Expire::Set(None), 6, None),
+            (long(7), Expire::Set(Some(50)), 7, Some(50)),
+            // The key expired at 50: Keep keeps nothing, and the expiry is counted.
+            (long(8), Expire::Keep, 100, None),
+        ];
+        for (b, expire, now, want_ttl) in steps {
+            let p = b.as_ptr();
+            s.put(&cx(now), kh(k), k, Val::Owned(b), expire, 0);
+            let found = s.find(0, kh(k), k, now).map(|f| (f.value(), f.entry.expire()));
+            assert!(
+                matches!(found, Some((ValRef::Shared(v), t)) if v.as_ptr() == p && t == want_ttl)
+            );
+            assert_eq!(s.bytes(), s.recount());
+            assert_eq!(s.counts(0), (1, usize::from(want_ttl.is_some())));
+        }
+        assert_eq!(s.side.stats.expired, 1);
+        let before = s.find(0, kh(k), k, 100).map(|f| f.value().len());
+        assert_eq!(s.append(&cx(100), kh(k), k, b"tail", usize::MAX), before.map(|n| n + 4));
+        assert_eq!(s.bytes(), s.recount());
+        assert!(s.find(0, kh(k), k, 100).is_some_and(|f| f.entry.is_raw()));
+        let taken = s.take(0, kh(k), k, 100).map(Taken::into_val);
+        assert!(matches!(taken, Some(Val::Owned(b)) if b.ends_with(b"tail")));
         assert_eq!(s.bytes(), s.recount());
     }
 
