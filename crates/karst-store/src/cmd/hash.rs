@@ -384,9 +384,9 @@ fn rand_with_count(hs: &Hash, count: i64, withvalues: bool, out: &mut Output) {
     if count < 0 {
         let n = count.unsigned_abs() as usize;
         header(out, n);
-        if hs.is_packed() || n.saturating_mul(32) >= size {
-            // A listpack, or many picks: index a list of the pairs, made in one walk (a pick
-            // from a table costs a few µs; a walk, a fraction of a ns a pair).
+        if hs.is_packed() {
+            // A listpack: index a list of the pairs, made in one walk (a pick alone would walk
+            // the run to its offset). A hashtable picks by position in O(1).
             let all: Vec<_> = hs.iter().collect();
             for _ in 0..n {
                 if let Some(&p) = all.get(rng.random_range(0..all.len().max(1))) {
@@ -510,9 +510,9 @@ fn parse_scan_opts<'a>(args: &Args<'a>) -> Result<(Option<&'a [u8]>, usize), Err
 /// HSCAN key cursor [MATCH pattern] [COUNT count]
 /// ```
 /// `[next cursor, [field, value, …]]`; cursor 0 starts and ends a scan. A listpack is returned
-/// whole in one call; a hashtable in the order of its fields' hashes, bits reversed (Redis's
-/// reverse-binary cursor), a few home buckets a call: a field present for the whole scan is
-/// returned exactly once however the table grows or shrinks meanwhile.
+/// whole in one call; a hashtable by position, COUNT pairs a call: a field present for the
+/// whole scan is returned at least once however the table grows or shrinks meanwhile (see
+/// `Hash::scan`).
 fn hscan(store: &Store, s: &mut Session, args: Args<'_>, out: &mut Output) {
     let Some(cursor) = parse_cursor(arg(&args, 2)) else {
         return err(out, Error::Other("ERR invalid cursor".into()));

@@ -2,28 +2,32 @@
 //!
 //! - `listpack`: a [`Packed`] run of field, value, field, value… in insertion order (a
 //!   replaced value keeps its place, as in Redis). Lookups walk the run; it stays small.
-//! - `hashtable`: a hashbrown `HashTable` of one boxed allocation per pair,
-//!   `varint(field length) field value`. A slot is the 16-byte fat pointer plus hashbrown's
-//!   control byte; Redis spends a 24-byte `dictEntry`, two sds allocations and an 8-byte bucket
-//!   per field. Measured (`tests/hash.rs`): 59 bytes a field of `field:N value:N` against
-//!   Redis 7.0's 74.
+//! - `hashtable`: the pairs in a dense vector, one boxed allocation per pair,
+//!   `varint(field length) field value`, and a table of their positions by field hash
+//!   ([`super::positions`], as the large set's): a lookup reads one run of 6-byte slots, then
+//!   the one pair whose 16 hash bits match. A field costs its 16-byte pointer, a 6-byte slot at
+//!   3/8 to 3/4 full and its pair's allocation; Redis spends a 24-byte `dictEntry`, two sds
+//!   allocations and an 8-byte bucket. The dense vector makes a random field O(1) and even
+//!   (HRANDFIELD) and gives HSCAN a cursor that survives growth and removals (see
+//!   [`Hash::scan`]).
 //!
 //! A hash starts as a listpack and becomes a hashtable once it holds more than
 //! `hash-max-listpack-entries` pairs or a field or value longer than `hash-max-listpack-value`
 //! bytes; it never goes back (as Redis).
 //!
-//! Fields hash with one process-wide seeded foldhash (no per-hash state), and the same 64-bit
-//! hash, bits reversed, orders HSCAN: a cursor is "every field before this was returned", which
-//! no growth or shrinking of the table can invalidate, and a call visits only the home buckets
-//! its fields live in (see [`Table::scan`]).
+//! Fields hash with one process-wide seeded foldhash (no per-hash state).
+//!
+//! The hashtable encoding was a hashbrown `HashTable` of the pairs until a profile of HSET
+//! into a hash of a million fields put a quarter of the server's time in its lookup, as three
+//! dependent cache misses (control bytes, slot, pair); the position index takes two.
 
 use std::sync::OnceLock;
 
-use hashbrown::HashTable;
 use rand::Rng;
 
 use super::EncodingLimits;
 use super::packed::{self, Packed};
+use super::positions::Positions;
 use crate::entry::size_class;
 
 /// A hash value. See the [module docs](self).
@@ -31,7 +35,8 @@ use crate::entry::size_class;
 pub(crate) enum Hash {
     /// Field and value alternate.
     Packed(Packed),
-    Table(Table),
+    /// Boxed: keeps every small hash's box small.
+    Table(Box<Table>),
 }
 
 impl Default for Hash {
@@ -40,10 +45,12 @@ impl Default for Hash {
     }
 }
 
-/// The large encoding.
+/// The large encoding: pairs in a dense vector, a table of their positions.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Table {
-    t: HashTable<Box<[u8]>>,
+    /// INVARIANT: holds exactly the positions `0..pairs.len()`, each under its field's hash.
+    index: Positions,
+    pairs: Vec<Box<[u8]>>,
     /// Sum of the size classes of the pairs' allocations.
     heap: usize,
 }
@@ -54,11 +61,16 @@ fn hasher() -> &'static foldhash::fast::FixedState {
     H.get_or_init(|| foldhash::fast::FixedState::with_seed(rand::random()))
 }
 
-/// The hash of a field (its table hash and its HSCAN position).
+/// The hash of a field.
 #[inline]
-pub(crate) fn field_hash(f: &[u8]) -> u64 {
+fn field_hash(f: &[u8]) -> u64 {
     use std::hash::BuildHasher;
     hasher().hash_one(f)
+}
+
+/// The field hash of the pair at position `i`.
+fn hash_at(pairs: &[Box<[u8]>], i: u32) -> u64 {
+    pairs.get(i as usize).map_or(0, |b| field_hash(field_of(b)))
 }
 
 /// A pair's allocation: `varint(field length) field value`.
@@ -119,101 +131,92 @@ pub(crate) enum Set {
 }
 
 impl Table {
+    fn with_capacity(n: usize) -> Table {
+        Table { index: Positions::with_capacity(n), pairs: Vec::with_capacity(n), heap: 0 }
+    }
+
+    fn position(&self, f: &[u8]) -> Option<usize> {
+        self.position_hashed(field_hash(f), f)
+    }
+
+    #[inline]
+    fn position_hashed(&self, h: u64, f: &[u8]) -> Option<usize> {
+        let pairs = &self.pairs;
+        self.index
+            .find(h, |i| pairs.get(i as usize).is_some_and(|b| field_of(b) == f))
+            .map(|i| i as usize)
+    }
+
     fn find(&self, f: &[u8]) -> Option<&[u8]> {
-        self.t.find(field_hash(f), |b| field_of(b) == f).map(|b| split(b).1)
+        self.pairs.get(self.position(f)?).map(|b| split(b).1)
     }
 
     fn set(&mut self, f: &[u8], v: &[u8]) -> Set {
         let h = field_hash(f);
-        match self.t.entry(h, |b| field_of(b) == f, |b| field_hash(field_of(b))) {
-            hashbrown::hash_table::Entry::Occupied(mut o) => {
-                let slot = o.get_mut();
-                let flen = slot.len() - split(slot).1.len();
-                if slot.len() - flen == v.len() {
-                    // Same length: overwrite the value in place.
-                    if let Some(dst) = slot.get_mut(flen..) {
-                        dst.copy_from_slice(v);
-                    }
-                } else {
-                    let new = pair(f, v);
-                    self.heap = self.heap - size_class(slot.len()) + size_class(new.len());
-                    *slot = new;
+        if let Some(slot) = self.position_hashed(h, f).and_then(|i| self.pairs.get_mut(i)) {
+            let flen = slot.len() - split(slot).1.len();
+            if slot.len() - flen == v.len() {
+                // Same length: overwrite the value in place.
+                if let Some(dst) = slot.get_mut(flen..) {
+                    dst.copy_from_slice(v);
                 }
-                Set::Updated
-            }
-            hashbrown::hash_table::Entry::Vacant(e) => {
+            } else {
                 let new = pair(f, v);
-                self.heap += size_class(new.len());
-                e.insert(new);
-                Set::Added
+                self.heap = self.heap - size_class(slot.len()) + size_class(new.len());
+                *slot = new;
             }
+            return Set::Updated;
+        }
+        // Positions are u32: four billion fields would need hundreds of gigabytes first.
+        let Ok(pos) = u32::try_from(self.pairs.len()) else { return Set::Updated };
+        let pairs = &self.pairs;
+        self.index.insert(h, pos, |i| hash_at(pairs, i));
+        let new = pair(f, v);
+        self.heap += size_class(new.len());
+        self.pairs.push(new);
+        Set::Added
+    }
+
+    /// Removes the pair at position `i`: the last pair moves into its place.
+    fn remove_at(&mut self, i: usize) {
+        let Some(b) = self.pairs.get(i) else { return };
+        let pairs = &self.pairs;
+        self.index.remove(field_hash(field_of(b)), i as u32, |i| hash_at(pairs, i));
+        let last = self.pairs.len() - 1;
+        if i != last
+            && let Some(moved) = self.pairs.get(last)
+        {
+            self.index.repoint(field_hash(field_of(moved)), last as u32, i as u32);
+        }
+        let b = self.pairs.swap_remove(i);
+        self.heap -= size_class(b.len());
+        // Give memory back once the table is mostly empty (Redis shrinks its dicts below 10%
+        // fill); twice the pairs left leaves room to regrow.
+        let n = self.pairs.len();
+        if self.pairs.capacity() > 64 && n * 4 < self.pairs.capacity() {
+            self.pairs.shrink_to(n * 2);
+            let pairs = &self.pairs;
+            self.index.shrink_to(n * 2, |i| hash_at(pairs, i));
         }
     }
 
     fn remove(&mut self, f: &[u8]) -> bool {
-        match self.t.find_entry(field_hash(f), |b| field_of(b) == f) {
-            Ok(o) => {
-                let (b, _) = o.remove();
-                self.heap -= size_class(b.len());
-                // Give memory back once the table is mostly empty (Redis shrinks its dicts
-                // below 10% fill); a quarter of the buckets in use leaves room to regrow.
-                let (len, cap) = (self.t.len(), self.t.capacity());
-                if cap > 64 && len < cap / 8 {
-                    self.t.shrink_to(len * 2, |b| field_hash(field_of(b)));
-                }
+        match self.position(f) {
+            Some(i) => {
+                self.remove_at(i);
                 true
             }
-            Err(_) => false,
+            None => false,
         }
     }
 
-    /// A random pair in O(1) expected time, without an index into the table: a random 64-bit
-    /// `h` stands for a home bucket and a 7-bit tag, hashbrown lists the pairs a lookup of `h`
-    /// would compare, and the pick is one whose own hash has that home and tag (usually there is
-    /// none, or one). Every pair owns as many `h` as any other, so the picks are even, except
-    /// that two pairs sharing a home and a tag (a few in a million) share their chance. A try
-    /// succeeds about once in 128 / load factor: 2 to 10 µs a pick (200 to 1 000 000 fields,
-    /// release build). The first match of a random probe would be ~25 times faster but favours
-    /// fields behind full groups up to 5 to 1. After many misses (a sparse table) a walk to a
-    /// random position decides.
-    fn random<R: Rng>(&self, rng: &mut R) -> Option<(&[u8], &[u8])> {
-        if self.t.is_empty() {
-            return None;
-        }
-        let (_, mask) = self.probe_mask();
-        for _ in 0..8192 {
-            let h = rng.random::<u64>();
-            let mut owners =
-                self.t.iter_hash(h).filter(|b| (field_hash(field_of(b)) ^ h) & mask == 0);
-            let Some(first) = owners.next() else { continue };
-            // One of the owners, evenly (a reservoir of one).
-            let (mut pick, mut seen) = (first, 1u32);
-            for b in owners {
-                seen += 1;
-                if rng.random_range(0..seen) == 0 {
-                    pick = b;
-                }
-            }
-            return Some(split(pick));
-        }
-        self.t.iter().nth(rng.random_range(0..self.t.len())).map(|b| split(b))
-    }
-}
-
-impl Table {
-    fn probe_mask(&self) -> (u64, u64) {
-        super::probe_mask(&self.t)
-    }
-
-    /// Pairs by reversed field hash from `cursor` on (see [`super::scan_table`]).
-    fn scan<'a>(&'a self, cursor: u64, count: usize, out: &mut Vec<(&'a [u8], &'a [u8])>) -> u64 {
-        super::scan_table(
-            &self.t,
-            |b| field_hash(field_of(b)),
-            cursor,
-            count,
-            |b| out.push(split(b)),
-        )
+    /// Bytes held: the pointer vector, the index and the pairs, each in its size class.
+    fn cost(&self) -> usize {
+        let class = |n: usize| if n == 0 { 0 } else { size_class(n) };
+        size_class(std::mem::size_of::<Table>())
+            + class(self.pairs.capacity() * std::mem::size_of::<Box<[u8]>>())
+            + class(self.index.allocation_size())
+            + self.heap
     }
 }
 
@@ -226,12 +229,12 @@ impl Hash {
         }
     }
 
-    /// Bytes of memory held, O(1): the run's buffer, or the table's buckets and every pair's
-    /// allocation, each rounded to its allocator size class.
+    /// Bytes of memory held, O(1): the run's buffer, or the table's vector, index and every
+    /// pair's allocation, each rounded to its allocator size class.
     pub(crate) fn cost(&self) -> usize {
         match self {
             Hash::Packed(p) => packed_cost(p),
-            Hash::Table(t) => t.t.allocation_size() + t.heap,
+            Hash::Table(t) => t.cost(),
         }
     }
 
@@ -239,7 +242,7 @@ impl Hash {
     pub(crate) fn len(&self) -> usize {
         match self {
             Hash::Packed(p) => p.len() / 2,
-            Hash::Table(t) => t.t.len(),
+            Hash::Table(t) => t.pairs.len(),
         }
     }
 
@@ -275,13 +278,12 @@ impl Hash {
     /// Converts to the hashtable encoding.
     fn convert(&mut self) {
         let Hash::Packed(p) = self else { return };
-        let mut t = Table::default();
-        t.t.reserve(p.len() / 2 + 1, |b| field_hash(field_of(b)));
+        let mut t = Table::with_capacity(p.len() / 2 + 1);
         let mut it = p.iter();
         while let (Some(f), Some(v)) = (it.next(), it.next()) {
             t.set(f, v);
         }
-        *self = Hash::Table(t);
+        *self = Hash::Table(Box::new(t));
     }
 
     /// Sets field `f` to `v`, converting to a hashtable first when the pair or the new length
@@ -337,11 +339,11 @@ impl Hash {
         }
     }
 
-    /// Every pair: insertion order for a listpack, table order for a hashtable.
+    /// Every pair: insertion order for a listpack, position order for a hashtable.
     pub(crate) fn iter(&self) -> Iter<'_> {
         match self {
             Hash::Packed(p) => Iter::Packed(p.iter()),
-            Hash::Table(t) => Iter::Table(t.t.iter()),
+            Hash::Table(t) => Iter::Table(t.pairs.iter()),
         }
     }
 
@@ -357,7 +359,10 @@ impl Hash {
                 let (f, vat) = p.get(at)?;
                 Some((f, p.get(vat)?.0))
             }
-            Hash::Table(t) => t.random(rng),
+            Hash::Table(t) => {
+                let i = rng.random_range(0..t.pairs.len().max(1));
+                t.pairs.get(i).map(|b| split(b))
+            }
         }
     }
 
@@ -367,30 +372,33 @@ impl Hash {
     }
 
     /// One HSCAN step: pairs pushed to `out`, and the cursor to continue from (0: done). A
-    /// listpack gives everything at once (as Redis). A hashtable goes by field hash with its
-    /// bits reversed (Redis's reverse-binary cursor): the cursor is a point on that order and
-    /// every pair before it has been returned, so a pair present for the whole scan comes
-    /// exactly once, whatever the table's size from one call to the next. See [`Table::scan`].
+    /// listpack gives everything at once (as Redis). A hashtable is walked by position
+    /// downwards from the top (cursor 0 starts at the top; a cursor `c` means positions below
+    /// `c` remain): a removal moves the last pair into the hole, so a pair present for the
+    /// whole scan is either below the cursor or already returned; new pairs go on top and may
+    /// be missed, as HSCAN allows. The large set's SSCAN works the same way.
     pub(crate) fn scan<'a>(
         &'a self,
         cursor: u64,
         count: usize,
         out: &mut Vec<(&'a [u8], &'a [u8])>,
     ) -> u64 {
-        match self {
-            Hash::Packed(_) => {
-                out.extend(self.iter());
-                0
-            }
-            Hash::Table(t) => t.scan(cursor, count, out),
-        }
+        let Hash::Table(t) = self else {
+            out.extend(self.iter());
+            return 0;
+        };
+        let n = t.pairs.len();
+        let top = if cursor == 0 { n } else { usize::try_from(cursor).map_or(n, |c| c.min(n)) };
+        let bottom = top.saturating_sub(count.max(1));
+        out.extend(t.pairs.get(bottom..top).unwrap_or_default().iter().rev().map(|b| split(b)));
+        bottom as u64
     }
 }
 
 /// Iterator over the pairs of a [`Hash`].
 pub(crate) enum Iter<'a> {
     Packed(packed::Iter<'a>),
-    Table(hashbrown::hash_table::Iter<'a, Box<[u8]>>),
+    Table(std::slice::Iter<'a, Box<[u8]>>),
 }
 
 impl<'a> Iterator for Iter<'a> {
@@ -432,7 +440,10 @@ mod tests {
         match h {
             Hash::Packed(p) => packed_cost(p),
             Hash::Table(t) => {
-                t.t.allocation_size() + t.t.iter().map(|b| size_class(b.len())).sum::<usize>()
+                size_class(std::mem::size_of::<Table>())
+                    + size_class(t.pairs.capacity() * 16)
+                    + size_class(t.index.allocation_size())
+                    + t.pairs.iter().map(|b| size_class(b.len())).sum::<usize>()
             }
         }
     }
@@ -542,38 +553,46 @@ mod tests {
     }
 
     #[test]
-    fn scan_returns_each_field_once_while_the_table_grows_and_shrinks() {
+    fn scan_returns_every_lasting_field_while_others_come_and_go() {
+        // Even fields stay for the whole scan; odd ones are removed between calls (each removal
+        // moves the top pair into the hole, often below the cursor) and new fields arrive,
+        // enough to grow the table, then leave, enough to shrink it.
         let l = lim();
-        let mut h = Hash::default();
-        for i in 0..1000 {
-            h.set(format!("f{i}").as_bytes(), b"v", &l);
-        }
-        let mut seen: HashMap<Vec<u8>, usize> = HashMap::new();
-        let (mut cursor, mut calls) = (0u64, 0);
-        loop {
-            let mut out = Vec::new();
-            cursor = h.scan(cursor, 7, &mut out);
-            for (f, _) in out {
-                *seen.entry(f.to_vec()).or_default() += 1;
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(11);
+        for count in [1, 7, 100] {
+            let mut h = Hash::default();
+            for i in 0..2000 {
+                h.set(format!("f{i}").as_bytes(), b"v", &l);
             }
-            calls += 1;
-            // Grow, then shrink, between calls.
-            if calls == 20 {
-                for i in 1000..5000 {
-                    h.set(format!("f{i}").as_bytes(), b"v", &l);
+            let mut seen: HashMap<Vec<u8>, usize> = HashMap::new();
+            let (mut cursor, mut calls, mut extra) = (0u64, 0, 0);
+            loop {
+                let mut out = Vec::new();
+                cursor = h.scan(cursor, count, &mut out);
+                for (f, _) in out {
+                    *seen.entry(f.to_vec()).or_default() += 1;
+                }
+                calls += 1;
+                for _ in 0..3 {
+                    h.remove(format!("f{}", 2 * rng.random_range(0..1000) + 1).as_bytes());
+                }
+                if calls % 10 < 5 {
+                    for _ in 0..50 {
+                        h.set(format!("g{extra}").as_bytes(), b"v", &l);
+                        extra += 1;
+                    }
+                } else {
+                    for _ in 0..60 {
+                        h.remove(format!("g{}", rng.random_range(0..extra.max(1))).as_bytes());
+                    }
+                }
+                if cursor == 0 {
+                    break;
                 }
             }
-            if calls == 60 {
-                for i in 1000..5000 {
-                    h.remove(format!("f{i}").as_bytes());
-                }
+            for i in (0..2000).step_by(2) {
+                assert!(seen.contains_key(format!("f{i}").as_bytes()), "f{i} (count {count})");
             }
-            if cursor == 0 {
-                break;
-            }
-        }
-        for i in 0..1000 {
-            assert_eq!(seen.get(format!("f{i}").as_bytes()), Some(&1), "f{i}");
         }
         // A listpack answers whole with cursor 0.
         let mut small = Hash::default();
@@ -600,8 +619,8 @@ mod tests {
 
     #[test]
     fn scan_finds_every_pair_at_every_table_size() {
-        // Growth by inserts, then shrinking by removals: each capacity hashbrown picks on the
-        // way must agree with `probe_mask`, or pairs go missing.
+        // Growth by inserts, then shrinking by removals (which move pairs down into the holes
+        // and shrink the vector and the index).
         let l = EncodingLimits { hash_max_listpack_entries: 0, ..lim() };
         let mut h = Hash::default();
         let mut want: Vec<Vec<u8>> = Vec::new();

@@ -18,14 +18,14 @@ use hashbrown::HashTable;
 
 /// The bucket count of a hashbrown table (a power of two, 7/8 of it usable, or all but one
 /// below 8) and the mask of what a probe of a hash uses: its home bits and its top 7 (the tag).
-/// [`scan_table`] and HRANDFIELD rest on this; their tests fail if hashbrown ever changes it.
+/// [`scan_table`] rests on this; ZSCAN's tests fail if hashbrown ever changes it.
 pub(crate) fn probe_mask<T>(t: &HashTable<T>) -> (u64, u64) {
     let cap = t.capacity();
     let buckets = if cap < 8 { cap + 1 } else { cap / 7 * 8 }.next_power_of_two() as u64;
     (buckets, (buckets - 1) | (0x7F << 57))
 }
 
-/// HSCAN's and ZSCAN's walk of a large collection's hashbrown table: the elements by their
+/// ZSCAN's walk of a large sorted set's hashbrown table: the elements by their
 /// hash with its bits reversed (Redis's reverse-binary cursor), from `cursor` on, whole home
 /// buckets at a time (a bucket's elements share the top bits of the reversed hash) until
 /// `count` are out. Returns the next cursor, 0 at the end.
