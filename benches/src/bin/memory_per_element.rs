@@ -72,6 +72,10 @@ fn main() -> std::io::Result<()> {
     let first = args.next();
     if let Some(case) = first.as_deref().filter(|a| CASES.contains(a)) {
         let total = args.next().and_then(|a| a.parse().ok()).unwrap_or(1_000_000);
+        // As karst-server runs by default (`disable-thp yes`), and as redis-server does.
+        if std::env::var_os("KARST_THP").is_none() {
+            karst_mem::disable_transparent_huge_pages()?;
+        }
         karst_case(case, total);
         return Ok(());
     }

@@ -12,6 +12,8 @@
 //!   a global one in batches, so the check on every write is one relaxed load.
 //! - Small entries use the global allocator: a size-classed slab did not beat mimalloc enough to
 //!   be worth its unsafe code (`docs/memory.md` has the numbers and the command).
+//! - [`disable_transparent_huge_pages`] turns THP off for the process, as redis-server's
+//!   `disable-thp yes` does (karst-server calls it at start unless configured not to).
 //!
 //! # Guarantees
 //!
@@ -60,6 +62,8 @@ mod accounting;
 mod alloc;
 mod pool;
 mod sync;
+mod thp;
 
 pub use accounting::{DEFAULT_BATCH, MemCounter};
 pub use pool::{LargePool, MAX_CLASS, MIN_CLASS, PoolStats, PooledBuf};
+pub use thp::{disable_transparent_huge_pages, transparent_huge_pages_disabled};

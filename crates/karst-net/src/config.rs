@@ -76,6 +76,8 @@ pub struct Config {
     pub shards: usize,
     /// `thread-model` (karst): `reuseport` or `shared`.
     pub thread_model: ThreadModel,
+    /// `disable-thp`: turn transparent huge pages off for the process at start (as Redis).
+    pub disable_thp: bool,
     /// The TOML file the configuration was read from, for `CONFIG REWRITE`.
     pub config_file: Option<std::path::PathBuf>,
 }
@@ -110,6 +112,7 @@ impl Default for Config {
             shards: 1024,
             encoding: karst_store::EncodingLimits::default(),
             thread_model: ThreadModel::ReusePort,
+            disable_thp: true,
             config_file: None,
         }
     }
@@ -562,6 +565,18 @@ pub static OPTIONS: &[ConfigOption] = &[
                     );
                 }
             };
+            Ok(())
+        },
+    },
+    ConfigOption {
+        name: "disable-thp",
+        mutable: false,
+        default: "yes",
+        help: "turn transparent huge pages off for the process at start, as Redis does (a \
+               growing collection's fresh memory is then zeroed 4 KiB at a time, not 2 MiB)",
+        get: |c| yes_no(c.disable_thp),
+        set: |c, v| {
+            c.disable_thp = parse_bool(v)?;
             Ok(())
         },
     },

@@ -140,6 +140,13 @@ fn main() -> ExitCode {
         }
     };
 
+    // Before the store allocates anything (as redis-server with `disable-thp yes`).
+    if config.disable_thp {
+        if let Err(e) = karst_mem::disable_transparent_huge_pages() {
+            tracing::warn!("cannot turn transparent huge pages off: {e}");
+        }
+    }
+
     // Shards and databases are fixed at start; maxmemory and its policy are applied by the
     // server at start and on every CONFIG SET.
     let store = Store::builder().shards(config.shards).databases(config.databases).build();

@@ -160,3 +160,26 @@ fn configuration_doc_covers_every_option() {
         assert!(doc.contains(&format!("`{}`", o.name)), "docs/configuration.md lacks `{}`", o.name);
     }
 }
+
+/// The process's "THP_enabled" line in /proc (Linux 5.0 and later), if there is one.
+fn thp_enabled(pid: u32) -> Option<String> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("THP_enabled:"))?;
+    Some(line.split_whitespace().nth(1)?.to_string())
+}
+
+#[test]
+fn transparent_huge_pages_are_off_unless_configured_on() {
+    let (mut off, addr) = start(&[]);
+    roundtrip(&addr, b"CONFIG GET disable-thp\r\n", b"*2\r\n$11\r\ndisable-thp\r\n$3\r\nyes\r\n");
+    let (mut on, addr_on) = start(&["--disable-thp", "no"]);
+    roundtrip(&addr_on, b"PING\r\n", b"+PONG\r\n");
+    match (thp_enabled(off.id()), thp_enabled(on.id())) {
+        (Some(a), Some(b)) => assert_eq!((a.as_str(), b.as_str()), ("0", "1")),
+        _ => eprintln!("skipped the /proc check: this kernel shows no THP_enabled line"),
+    }
+    for child in [&mut off, &mut on] {
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+}
