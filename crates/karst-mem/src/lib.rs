@@ -27,7 +27,7 @@
 //!   client may announce a 512 MB bulk).
 //! - Raw allocation and raw views are in `alloc.rs` only (the crate's `clippy.toml` enforces
 //!   it); the pool adds only the `unsafe` that declares bytes written (`BufMut`,
-//!   [`PooledBuf::assume_filled`]). The crate runs under Miri
+//!   [`PooledBuf::assume_filled`]), and `thp.rs` its two `prctl` calls. The crate runs under Miri
 //!   (`cargo +nightly miri test -p karst-mem`) and the return path has loom models
 //!   (`RUSTFLAGS="--cfg karst_loom" cargo test -p karst-mem --release --lib loom`).
 //!
