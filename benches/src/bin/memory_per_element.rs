@@ -7,6 +7,9 @@
 //! Each case runs in a child process of its own (the binary calls itself with the case's name),
 //! so the RSS growth of one case is not hidden by memory a previous case left to the allocator.
 //!
+//! The karst side runs with transparent huge pages off, as karst-server does by default and as
+//! redis-server does (`KARST_THP=1` leaves them on).
+//!
 //! `cargo run --release -p karst-benches --bin memory_per_element [-- ELEMENTS]`
 
 use karst_benches::{RedisServer, SMALL, collection_commands as commands, rss_bytes};
