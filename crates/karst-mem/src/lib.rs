@@ -14,6 +14,7 @@
 //!   be worth its unsafe code (`docs/memory.md` has the numbers and the command).
 //! - [`disable_transparent_huge_pages`] turns THP off for the process, as redis-server's
 //!   `disable-thp yes` does (karst-server calls it at start unless configured not to).
+//! - [`prefetch_read`] asks the CPU to start loading a cache line that will be read soon.
 //!
 //! # Guarantees
 //!
@@ -27,7 +28,8 @@
 //!   client may announce a 512 MB bulk).
 //! - Raw allocation and raw views are in `alloc.rs` only (the crate's `clippy.toml` enforces
 //!   it); the pool adds only the `unsafe` that declares bytes written (`BufMut`,
-//!   [`PooledBuf::assume_filled`]), and `thp.rs` its two `prctl` calls. The crate runs under Miri
+//!   [`PooledBuf::assume_filled`]), `thp.rs` its two `prctl` calls and `prefetch.rs` its one
+//!   prefetch instruction. The crate runs under Miri
 //!   (`cargo +nightly miri test -p karst-mem`) and the return path has loom models
 //!   (`RUSTFLAGS="--cfg karst_loom" cargo test -p karst-mem --release --lib loom`).
 //!
@@ -61,9 +63,11 @@
 mod accounting;
 mod alloc;
 mod pool;
+mod prefetch;
 mod sync;
 mod thp;
 
 pub use accounting::{DEFAULT_BATCH, MemCounter};
 pub use pool::{LargePool, MAX_CLASS, MIN_CLASS, PoolStats, PooledBuf};
+pub use prefetch::prefetch_read;
 pub use thp::{disable_transparent_huge_pages, transparent_huge_pages_disabled};

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes, BytesMut};
 use karst_resp::{Args, Batch, Limits, Need, Output, Protocol, RequestParser};
-use karst_store::{Blocked, Flags, Outcome, Session, Store, lookup};
+use karst_store::{Blocked, Flags, Outcome, Prefetch, Session, Store, lookup};
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 
@@ -30,6 +30,12 @@ const DEFAULT_OUTPUT_PAUSE: usize = 8 * 1024 * 1024;
 const SHRINK_ABOVE: usize = 64 * 1024;
 /// How long a shutdown waits for a client to take its last replies.
 const SHUTDOWN_FLUSH: Duration = Duration::from_secs(2);
+/// How many requests ahead of the running one a prefetch begins, and how many requests apart
+/// its stages are: far enough for a memory load to arrive (a few hundred nanoseconds, a request
+/// or two of work), near enough that short batches gain too. Measured in `docs/benchmarks.md`
+/// ("Prefetching a pipeline").
+const PREFETCH_AHEAD: usize = 6;
+const PREFETCH_GAP: usize = 2;
 
 /// What a connection command asks the connection to do next.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -334,6 +340,7 @@ impl Conn {
         timing: &mut Timing,
     ) -> io::Result<Wait> {
         let slow = self.cached.slow_micros;
+        let mut prefetching = None;
         for (pos, args) in requests {
             let (index, fast) = self.command_index(args.get(0));
             if !fast && !self.fast_run.is_empty() {
@@ -341,6 +348,7 @@ impl Conn {
                 self.close_fast_run(batch, now.duration_since(timing.last), slow);
                 timing.last = now;
             }
+            self.prefetch_ahead(batch, pos, &mut prefetching);
             let mark = self.out.len();
             let flow = self.execute_one(args);
             let error = self.replied_error(mark);
@@ -384,6 +392,44 @@ impl Conn {
             }
         }
         Ok(Wait::Done)
+    }
+
+    /// Before request `pos` of the batch runs: the prefetch stages of requests ahead (see
+    /// [`Store::prefetch`]). `since` is the request before which prefetching began in this run
+    /// of the batch (the first one after its shard was kept): then the next
+    /// [`PREFETCH_AHEAD`] requests get their first stage at once. After that, each request gets
+    /// a stage every [`PREFETCH_GAP`] requests, the last one that many before it runs, and only
+    /// when the stage before was issued that long ago: a stage run sooner would wait for the
+    /// load it should overlap.
+    #[inline]
+    fn prefetch_ahead(&self, batch: &Batch, pos: usize, since: &mut Option<usize>) {
+        if batch.len() <= pos + 1 {
+            return;
+        }
+        let (store, session) = (&self.st.shared.store, &self.st.session);
+        let stage = |ahead: usize, stage: Prefetch| {
+            batch.get(pos + ahead).is_some_and(|args| store.prefetch(session, args, stage))
+        };
+        match *since {
+            None => {
+                let mut began = false;
+                for ahead in 1..=PREFETCH_AHEAD {
+                    began |= stage(ahead, Prefetch::Slot);
+                }
+                if began {
+                    *since = Some(pos);
+                }
+            }
+            Some(start) => {
+                stage(PREFETCH_AHEAD, Prefetch::Slot);
+                if pos >= start + PREFETCH_GAP {
+                    stage(PREFETCH_AHEAD - PREFETCH_GAP, Prefetch::Item);
+                }
+                if pos >= start + 2 * PREFETCH_GAP {
+                    stage(PREFETCH_AHEAD - 2 * PREFETCH_GAP, Prefetch::Behind);
+                }
+            }
+        }
     }
 
     /// True when the pending output has reached the pause threshold and must be written before

@@ -149,6 +149,15 @@ mod imp {
         })
     }
 
+    /// Whether this thread keeps `shard` of `store` locked with no guard on it.
+    #[inline]
+    pub(crate) fn keeps_idle(store: usize, shard: usize) -> bool {
+        STATE.with(|s| {
+            let st = s.get();
+            st.store == store && st.kept.is_some_and(|k| k.shard == shard && !k.live)
+        })
+    }
+
     /// Takes the idle kept shard of `store` (its index and byte start): the caller unlocks it.
     /// None when nothing is kept or a command is using it.
     #[inline]
@@ -287,6 +296,60 @@ mod tests {
         // Without a hold nothing is kept.
         assert_eq!(run(&store, &mut s, &["RPUSH", "list", "c"]), b":3\r\n");
         assert!(free_elsewhere(&store, shard));
+        total_matches_recount(&store);
+    }
+
+    /// `Store::prefetch` acts only on the shard this thread keeps idle, for the commands it
+    /// knows, and leaves the shard kept and every reply as it was.
+    #[test]
+    fn prefetch_reads_only_the_kept_shard_and_changes_nothing() {
+        use crate::Prefetch;
+        let store = store(8);
+        let mut s = Session::new();
+        let n = if cfg!(miri) { 300 } else { 2_000 };
+        let key = |prefix: &str, same: bool| {
+            let home = shard_of(&store, "h");
+            let k = (0..)
+                .map(|i| format!("{prefix}{i}"))
+                .find(|k| (shard_of(&store, k) == home) == same);
+            k.unwrap()
+        };
+        let (set, missing, other) = (key("s", true), key("x", true), key("o", false));
+        for i in 0..n {
+            run(&store, &mut s, &["HSET", "h", &format!("f{i}"), &format!("v{i}")]);
+            run(&store, &mut s, &["SADD", &set, &format!("m{i}")]);
+        }
+        run(&store, &mut s, &["SADD", &set, &"long".repeat(20)]);
+        let prefetch = |s: &Session, args: &[&str]| {
+            let args: Vec<Bytes> =
+                args.iter().map(|a| Bytes::copy_from_slice(a.as_bytes())).collect();
+            [Prefetch::Slot, Prefetch::Item, Prefetch::Behind]
+                .map(|stage| store.prefetch(s, Args::from_slice(&args), stage))
+        };
+        assert_eq!(prefetch(&s, &["HGET", "h", "f1"]), [false; 3], "no hold open");
+        let hold = store.hold();
+        assert_eq!(prefetch(&s, &["HGET", "h", "f1"]), [false; 3], "nothing kept yet");
+        assert_eq!(run(&store, &mut s, &["HGET", "h", "f1"]), b"$2\r\nv1\r\n");
+        for args in [
+            ["HSET", "h", "f2", "x"],
+            ["hget", "h", "f3", ""],
+            ["HDEL", "h", "nothing", ""],
+            ["SISMEMBER", &set, "m7", ""],
+            ["SADD", &set, &"long".repeat(20), ""],
+            ["HGET", &missing, "f", ""],
+        ] {
+            let args = if args[3].is_empty() { &args[..3] } else { &args[..] };
+            assert_eq!(prefetch(&s, args), [true; 3], "{args:?}");
+        }
+        assert_eq!(prefetch(&s, &["HGET", &other, "f1"]), [false; 3], "another shard");
+        assert_eq!(prefetch(&s, &["LPUSH", "h", "x"]), [false; 3], "a command it does not know");
+        assert_eq!(prefetch(&s, &["HGET", "h"]), [false; 3], "no member");
+        assert!(!free_elsewhere(&store, shard_of(&store, "h")), "still kept");
+        assert_eq!(run(&store, &mut s, &["HGET", "h", "f3"]), b"$2\r\nv3\r\n");
+        assert_eq!(run(&store, &mut s, &["SISMEMBER", &set, "m7"]), b":1\r\n");
+        assert_eq!(run(&store, &mut s, &["HLEN", "h"]), format!(":{n}\r\n").as_bytes());
+        drop(hold);
+        assert!(free_elsewhere(&store, shard_of(&store, "h")), "given back with the hold");
         total_matches_recount(&store);
     }
 

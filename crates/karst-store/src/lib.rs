@@ -88,7 +88,7 @@ pub use karst_resp::Frame;
 pub use policy::{Policy, UnknownPolicy};
 pub use session::Session;
 pub use store::{Builder, Hold, Outcome, Stats, Store};
-pub use types::EncodingLimits;
+pub use types::{EncodingLimits, Prefetch};
 
 /// The README's Rust examples, compiled and run as doctests so they stay true.
 #[cfg(doctest)]

@@ -12,7 +12,7 @@ use crate::entry::{Entry, INLINE_MAX, NewValue, Stored, obj_box_cost};
 use crate::error::Error;
 use crate::policy::{self, Policy};
 use crate::table::Table;
-use crate::types::{Kind, Obj, ObjRef};
+use crate::types::{Kind, Obj, ObjRef, Prefetch};
 
 /// What the TTL index costs per key with a TTL (a B-tree slot of 16 bytes, nodes half full).
 pub(crate) const TTL_COST: usize = 32;
@@ -465,6 +465,28 @@ impl Shard {
     #[inline]
     pub(crate) fn bytes(&self) -> usize {
         self.side.bytes
+    }
+
+    /// One stage of loading what a lookup of `member` in the collection at `key` will read (see
+    /// [`Store::prefetch`](crate::Store::prefetch)). Reads only: expiry and access are left to
+    /// the command.
+    pub(crate) fn prefetch_member(
+        &self,
+        db: usize,
+        h: KeyHash,
+        key: &[u8],
+        member: &[u8],
+        stage: Prefetch,
+    ) {
+        let Some(Db { table, .. }) = self.dbs.get(db) else { return };
+        let Some(obj) = table.find_index(h.h32(), key).and_then(|i| table.at(i)?.obj()) else {
+            return;
+        };
+        match obj {
+            ObjRef::Hash(x) => x.prefetch(member, stage),
+            ObjRef::Set(x) => x.prefetch(member, stage),
+            ObjRef::List(_) | ObjRef::ZSet(_) => {}
+        }
     }
 
     /// The live entry of `key`, deleting it first if it has expired. No access is recorded.

@@ -18,7 +18,7 @@ use crate::policy::Policy;
 use crate::session::Session;
 use crate::shard::{Ctx, KeyHash, Shard};
 use crate::sync::{AtomicI64, AtomicU8, AtomicU64, AtomicUsize, Mutex, MutexGuard, Ordering};
-use crate::types::EncodingLimits;
+use crate::types::{EncodingLimits, Prefetch};
 
 /// What [`Store::dispatch`] did with a command.
 #[derive(Clone, Copy, Debug)]
@@ -225,6 +225,32 @@ impl Deref for ShardGuard<'_> {
 impl DerefMut for ShardGuard<'_> {
     fn deref_mut(&mut self) -> &mut Shard {
         &mut self.guard
+    }
+}
+
+/// Whether the command named `name` looks up its third argument as a hash field or set member
+/// (what [`Store::prefetch`] can load ahead). Cheap on the commands it does not know: most are
+/// told apart by length and first letter.
+fn looks_up_member(name: &[u8]) -> bool {
+    const KNOWN: [&[u8]; 12] = [
+        b"HSET",
+        b"HSETNX",
+        b"HGET",
+        b"HMGET",
+        b"HEXISTS",
+        b"HDEL",
+        b"HINCRBY",
+        b"HINCRBYFLOAT",
+        b"HSTRLEN",
+        b"SADD",
+        b"SREM",
+        b"SISMEMBER",
+    ];
+    match name.first() {
+        Some(b'h' | b'H' | b's' | b'S') if name.len() >= 4 => {
+            KNOWN.iter().any(|k| k.eq_ignore_ascii_case(name))
+        }
+        _ => false,
     }
 }
 
@@ -602,6 +628,51 @@ impl Store {
     }
 
     // --- dispatch ----------------------------------------------------------------------------
+
+    /// A hint that `args` will run soon on this thread, inside the open [`Hold`]: starts loading
+    /// the memory its lookup in a large hash or set will read. A pipeline's commands are known
+    /// ahead, so the caller runs the stages of one command in order, a few commands apart
+    /// ([`Prefetch::Slot`], then [`Prefetch::Item`], then [`Prefetch::Behind`]: each stage reads
+    /// what the one before started loading, and would wait for it if run sooner); a lookup that
+    /// took three dependent cache misses (index slot, item, pair) then finds them loaded. Only acts when the key's shard is
+    /// the one this thread keeps locked (consecutive commands on one key, as redis-benchmark's
+    /// HSET and SADD send): it never locks, waits or writes, and a wrong guess costs a few
+    /// loads. Commands it knows: those whose third argument is a field of a hash or a member of
+    /// a set (HSET, HGET, SADD, SISMEMBER…).
+    ///
+    /// True when it acted: the command is one it knows and its shard is kept.
+    pub fn prefetch(&self, session: &Session, args: Args<'_>, stage: Prefetch) -> bool {
+        let (Some(name), Some(key), Some(member)) = (args.get(0), args.get(1), args.get(2)) else {
+            return false;
+        };
+        if !looks_up_member(name) {
+            return false;
+        }
+        let h = self.hash(key);
+        self.with_kept(self.shard_of(h), |shard| {
+            shard.prefetch_member(session.db, h, key, member, stage);
+        })
+    }
+
+    /// Runs `f` on shard `i` if this thread keeps it locked and idle under a hold (and says
+    /// so); else nothing.
+    #[inline]
+    #[allow(unsafe_code, reason = "a kept shard is read without locking; see `crate::hold`")]
+    fn with_kept(&self, i: usize, f: impl FnOnce(&Shard)) -> bool {
+        #[cfg(not(karst_loom))]
+        if crate::hold::keeps_idle(self.id(), i) {
+            // SAFETY: `keeps_idle` answers true only when this thread holds shard `i`'s lock
+            // (kept by the hold) and no guard on it exists, so the guard made here is the only
+            // one. It is never dropped (`ManuallyDrop`, even if `f` panics): the lock stays
+            // locked and kept, as the hold's record says.
+            let guard = ManuallyDrop::new(unsafe { self.inner.shards[i].make_guard_unchecked() });
+            f(&guard);
+            return true;
+        }
+        #[cfg(karst_loom)]
+        let _ = (i, f);
+        false
+    }
 
     /// Looks the command up, checks its arity, refuses DENYOOM commands over maxmemory (after
     /// trying to evict), and runs it (or hands it back, for connection commands). Errors are

@@ -28,7 +28,7 @@ use rand::Rng;
 
 use super::EncodingLimits;
 use super::packed::{self, Packed};
-use super::positions::Positions;
+use super::positions::{Positions, Prefetch};
 use crate::entry::size_class;
 
 /// A hash value. See the [module docs](self).
@@ -150,6 +150,22 @@ impl Table {
 
     fn find(&self, f: &[u8]) -> Option<&[u8]> {
         self.pairs.get(self.position(f)?).map(|b| split(b).1)
+    }
+
+    /// One stage of loading what a lookup of field `f` (hashed `h`) will read.
+    fn prefetch(&self, h: u64, stage: Prefetch) {
+        let pairs = &self.pairs;
+        match stage {
+            Prefetch::Slot => self.index.prefetch_home(h),
+            Prefetch::Item => self.index.candidates(h, |i| {
+                karst_mem::prefetch_read(pairs.as_ptr().wrapping_add(i as usize));
+            }),
+            Prefetch::Behind => self.index.candidates(h, |i| {
+                if let Some(b) = pairs.get(i as usize) {
+                    karst_mem::prefetch_read(b.as_ptr());
+                }
+            }),
+        }
     }
 
     fn set(&mut self, f: &[u8], v: &[u8]) -> Set {
@@ -289,6 +305,14 @@ impl Hash {
 
     /// Sets field `f` to `v`, converting to a hashtable first when the pair or the new length
     /// passes the listpack limits.
+    /// One stage of loading what a lookup of field `f` will read, for a large hash (a small one
+    /// is a single allocation, read whole by any lookup).
+    pub(crate) fn prefetch(&self, f: &[u8], stage: Prefetch) {
+        if let Hash::Table(t) = self {
+            t.prefetch(field_hash(f), stage);
+        }
+    }
+
     pub(crate) fn set(&mut self, f: &[u8], v: &[u8], lim: &EncodingLimits) -> Set {
         if let Hash::Packed(p) = self {
             let long = f.len().max(v.len()) > lim.hash_max_listpack_value;

@@ -11,6 +11,7 @@ pub(crate) mod list;
 mod order;
 pub(crate) mod packed;
 mod positions;
+pub use positions::Prefetch;
 pub(crate) mod set;
 pub(crate) mod zset;
 

@@ -15,6 +15,19 @@
 //! A removal shifts the rest of its probe run back (no tombstones); growth and those shifts
 //! rehash the members they move, through the caller's `hash_of`.
 
+/// A stage of [`Store::prefetch`](crate::Store::prefetch): each stage reads what the one before started loading
+/// and starts loading the next, so a caller that runs them a few commands apart (`Store::prefetch`)
+/// turns a lookup's chain of dependent cache misses into misses that overlap other work.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Prefetch {
+    /// Load the member's home slot.
+    Slot,
+    /// Read the slots, load the candidates' items in the dense vector.
+    Item,
+    /// Read the items, load what they point to (a hash's pair, a long set member).
+    Behind,
+}
+
 /// Slots are at most this full: 3/4 (linear probing's runs grow fast past it).
 const LOAD_NUM: usize = 3;
 const LOAD_DEN: usize = 4;
@@ -99,6 +112,34 @@ impl Positions {
             }
             if slot_tag(s) == t && is(p - 1) {
                 return Some(i);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// Starts loading the slot where a lookup of hash `h` begins (see [`Prefetch`]).
+    #[inline]
+    pub(super) fn prefetch_home(&self, h: u64) {
+        karst_mem::prefetch_read(self.slots.as_ptr().wrapping_add(h as usize & self.mask()));
+    }
+
+    /// Calls `f` with every position stored under hash `h`'s tag in its probe run: the candidates
+    /// a lookup of `h` would compare (see [`Prefetch`]).
+    #[inline]
+    pub(super) fn candidates(&self, h: u64, mut f: impl FnMut(u32)) {
+        if self.slots.is_empty() {
+            return;
+        }
+        let (mask, t) = (self.mask(), tag(h));
+        let mut i = h as usize & mask;
+        loop {
+            let s = &self.slots[i];
+            let p = raw_pos(s);
+            if p == 0 {
+                return;
+            }
+            if slot_tag(s) == t {
+                f(p - 1);
             }
             i = (i + 1) & mask;
         }

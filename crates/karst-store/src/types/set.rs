@@ -22,7 +22,7 @@ use foldhash::fast::FixedState;
 
 use super::EncodingLimits;
 use super::packed::Packed;
-use super::positions::Positions;
+use super::positions::{Positions, Prefetch};
 use crate::entry::size_class;
 
 /// One member as the set gives it out: intsets hold integers, not strings.
@@ -285,6 +285,22 @@ impl Table {
         self.hasher.hash_one(v)
     }
 
+    /// One stage of loading what a lookup of member `v` will read.
+    fn prefetch(&self, v: &[u8], stage: Prefetch) {
+        let (h, items) = (self.hash(v), &self.items);
+        match stage {
+            Prefetch::Slot => self.index.prefetch_home(h),
+            Prefetch::Item => self.index.candidates(h, |i| {
+                karst_mem::prefetch_read(items.as_ptr().wrapping_add(i as usize));
+            }),
+            Prefetch::Behind => self.index.candidates(h, |i| {
+                if let Some(Member::Heap(b)) = items.get(i as usize) {
+                    karst_mem::prefetch_read(b.as_ptr());
+                }
+            }),
+        }
+    }
+
     fn position(&self, v: &[u8]) -> Option<usize> {
         let items = &self.items;
         self.index
@@ -392,6 +408,14 @@ impl Set {
             Repr::Ints(s) => s.cost(),
             Repr::Pack(p) => p.cost(),
             Repr::Table(t) => t.cost(),
+        }
+    }
+
+    /// One stage of loading what a lookup of member `v` will read, for a large set (a small one
+    /// is a single allocation, read whole by any lookup).
+    pub(crate) fn prefetch(&self, v: &[u8], stage: Prefetch) {
+        if let Repr::Table(t) = &self.repr {
+            t.prefetch(v, stage);
         }
     }
 
