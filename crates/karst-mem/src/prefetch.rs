@@ -34,6 +34,6 @@ mod tests {
         drop(v);
         prefetch_read(gone);
         prefetch_read(std::ptr::null::<u64>());
-        prefetch_read(usize::MAX as *const u8);
+        prefetch_read(std::ptr::without_provenance::<u8>(usize::MAX));
     }
 }
