@@ -396,8 +396,8 @@ impl Conn {
 
     /// Before request `pos` of the batch runs: the prefetch stages of requests ahead (see
     /// [`Store::prefetch`]). `since` is the request before which prefetching began in this run
-    /// of the batch (the first one after its shard was kept): then the next
-    /// [`PREFETCH_AHEAD`] requests get their first stage at once. After that, each request gets
+    /// of the batch (the first one whose next request was a lookup on the kept shard): then
+    /// the next [`PREFETCH_AHEAD`] requests get their first stage at once. After that, each request gets
     /// a stage every [`PREFETCH_GAP`] requests, the last one that many before it runs, and only
     /// when the stage before was issued that long ago: a stage run sooner would wait for the
     /// load it should overlap.
@@ -411,12 +411,13 @@ impl Conn {
             batch.get(pos + ahead).is_some_and(|args| store.prefetch(session, args, stage))
         };
         match *since {
+            // One try per request until the next one is a lookup on the kept shard, so that a
+            // batch of other commands pays one look at a name per request, not six.
             None => {
-                let mut began = false;
-                for ahead in 1..=PREFETCH_AHEAD {
-                    began |= stage(ahead, Prefetch::Slot);
-                }
-                if began {
+                if stage(1, Prefetch::Slot) {
+                    for ahead in 2..=PREFETCH_AHEAD {
+                        stage(ahead, Prefetch::Slot);
+                    }
                     *since = Some(pos);
                 }
             }
