@@ -634,11 +634,12 @@ impl Store {
     /// ahead, so the caller runs the stages of one command in order, a few commands apart
     /// ([`Prefetch::Slot`], then [`Prefetch::Item`], then [`Prefetch::Behind`]: each stage reads
     /// what the one before started loading, and would wait for it if run sooner); a lookup that
-    /// took three dependent cache misses (index slot, item, pair) then finds them loaded. Only acts when the key's shard is
-    /// the one this thread keeps locked (consecutive commands on one key, as redis-benchmark's
-    /// HSET and SADD send): it never locks, waits or writes, and a wrong guess costs a few
-    /// loads. Commands it knows: those whose third argument is a field of a hash or a member of
-    /// a set (HSET, HGET, SADD, SISMEMBER…).
+    /// took three dependent cache misses (index slot, item, pair) then finds them loaded.
+    ///
+    /// Only acts when the key's shard is the one this thread keeps locked (consecutive commands
+    /// on one key, as redis-benchmark's HSET and SADD send): it never locks, waits or writes,
+    /// and a wrong guess costs a few loads. Commands it knows: those whose third argument is a
+    /// field of a hash or a member of a set (HSET, HGET, SADD, SISMEMBER…).
     ///
     /// True when it acted: the command is one it knows and its shard is kept.
     pub fn prefetch(&self, session: &Session, args: Args<'_>, stage: Prefetch) -> bool {

@@ -152,22 +152,6 @@ impl Table {
         self.pairs.get(self.position(f)?).map(|b| split(b).1)
     }
 
-    /// One stage of loading what a lookup of field `f` (hashed `h`) will read.
-    fn prefetch(&self, h: u64, stage: Prefetch) {
-        let pairs = &self.pairs;
-        match stage {
-            Prefetch::Slot => self.index.prefetch_home(h),
-            Prefetch::Item => self.index.candidates(h, |i| {
-                karst_mem::prefetch_read(pairs.as_ptr().wrapping_add(i as usize));
-            }),
-            Prefetch::Behind => self.index.candidates(h, |i| {
-                if let Some(b) = pairs.get(i as usize) {
-                    karst_mem::prefetch_read(b.as_ptr());
-                }
-            }),
-        }
-    }
-
     fn set(&mut self, f: &[u8], v: &[u8]) -> Set {
         let h = field_hash(f);
         if let Some(slot) = self.position_hashed(h, f).and_then(|i| self.pairs.get_mut(i)) {
@@ -309,7 +293,7 @@ impl Hash {
     /// is a single allocation, read whole by any lookup).
     pub(crate) fn prefetch(&self, f: &[u8], stage: Prefetch) {
         if let Hash::Table(t) = self {
-            t.prefetch(field_hash(f), stage);
+            t.index.prefetch(field_hash(f), stage, &t.pairs, |b| Some(b.as_ptr()));
         }
     }
 

@@ -121,31 +121,38 @@ impl Positions {
         }
     }
 
-    /// Starts loading the slot where a lookup of hash `h` begins (see [`Prefetch`]).
+    /// One stage of loading what a lookup of hash `h` will read (see [`Prefetch`]): the home
+    /// slot; or the candidates' items in the caller's dense vector `items` (the positions whose
+    /// slots carry `h`'s tag, as a lookup would compare them); or what `behind` says an item
+    /// points to.
     #[inline]
-    pub(super) fn prefetch_home(&self, h: u64) {
-        karst_mem::prefetch_read(self.slots.as_ptr().wrapping_add(h as usize & self.mask()));
-    }
-
-    /// Calls `f` with every position stored under hash `h`'s tag in its probe run: the candidates
-    /// a lookup of `h` would compare (see [`Prefetch`]).
-    #[inline]
-    pub(super) fn candidates(&self, h: u64, mut f: impl FnMut(u32)) {
-        if self.slots.is_empty() {
-            return;
-        }
-        let (mask, t) = (self.mask(), tag(h));
-        let mut i = h as usize & mask;
-        loop {
-            let s = &self.slots[i];
-            let p = raw_pos(s);
-            if p == 0 {
-                return;
+    pub(super) fn prefetch<T>(
+        &self,
+        h: u64,
+        stage: Prefetch,
+        items: &[T],
+        behind: impl Fn(&T) -> Option<*const u8>,
+    ) {
+        match stage {
+            Prefetch::Slot => {
+                karst_mem::prefetch_read(
+                    self.slots.as_ptr().wrapping_add(h as usize & self.mask()),
+                );
             }
-            if slot_tag(s) == t {
-                f(p - 1);
+            Prefetch::Item => {
+                self.find_slot(h, &mut |i| {
+                    karst_mem::prefetch_read(items.as_ptr().wrapping_add(i as usize));
+                    false
+                });
             }
-            i = (i + 1) & mask;
+            Prefetch::Behind => {
+                self.find_slot(h, &mut |i| {
+                    if let Some(p) = items.get(i as usize).and_then(&behind) {
+                        karst_mem::prefetch_read(p);
+                    }
+                    false
+                });
+            }
         }
     }
 

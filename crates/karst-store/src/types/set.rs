@@ -285,22 +285,6 @@ impl Table {
         self.hasher.hash_one(v)
     }
 
-    /// One stage of loading what a lookup of member `v` will read.
-    fn prefetch(&self, v: &[u8], stage: Prefetch) {
-        let (h, items) = (self.hash(v), &self.items);
-        match stage {
-            Prefetch::Slot => self.index.prefetch_home(h),
-            Prefetch::Item => self.index.candidates(h, |i| {
-                karst_mem::prefetch_read(items.as_ptr().wrapping_add(i as usize));
-            }),
-            Prefetch::Behind => self.index.candidates(h, |i| {
-                if let Some(Member::Heap(b)) = items.get(i as usize) {
-                    karst_mem::prefetch_read(b.as_ptr());
-                }
-            }),
-        }
-    }
-
     fn position(&self, v: &[u8]) -> Option<usize> {
         let items = &self.items;
         self.index
@@ -415,7 +399,10 @@ impl Set {
     /// is a single allocation, read whole by any lookup).
     pub(crate) fn prefetch(&self, v: &[u8], stage: Prefetch) {
         if let Repr::Table(t) = &self.repr {
-            t.prefetch(v, stage);
+            t.index.prefetch(t.hash(v), stage, &t.items, |m| match m {
+                Member::Heap(b) => Some(b.as_ptr()),
+                Member::Inline { .. } => None,
+            });
         }
     }
 
