@@ -422,6 +422,18 @@ fn server_commands() {
     assert!(stats.contains("cmdstat_config:calls=1,"), "{stats}");
     let errors = text(&w.call(&["INFO", "errorstats"]));
     assert!(errors.contains("errorstat_ERR:count=1"), "{errors}");
+    // As Redis counts: RESETSTAT itself, the two PINGs and this INFO.
+    w.cmd(&["CONFIG", "RESETSTAT"]);
+    w.expect(b"+OK\r\n");
+    for _ in 0..2 {
+        w.cmd(&["PING"]);
+        w.expect(b"+PONG\r\n");
+    }
+    let stats = text(&w.call(&["INFO", "stats"]));
+    assert!(stats.contains("total_commands_processed:3\r\n"), "{stats}");
+    let stats = text(&w.call(&["INFO", "commandstats"]));
+    assert!(stats.contains("cmdstat_ping:calls=2,"), "{stats}");
+    assert!(!stats.contains("cmdstat_echo"), "{stats}");
     let list = text(&w.call(&["CLIENT", "LIST"]));
     assert!(list.contains("cmd=client"), "{list}");
 

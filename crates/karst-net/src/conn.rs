@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes, BytesMut};
 use karst_resp::{Args, Batch, Limits, Need, Output, Protocol, RequestParser};
-use karst_store::{Blocked, Flags, Outcome, Prefetch, Session, Store, lookup};
+use karst_store::{Blocked, CommandSpec, Flags, Outcome, Prefetch, Session, Store, lookup};
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 
@@ -106,12 +106,11 @@ pub(crate) struct Conn {
     st: ConnState,
     cached: Cached,
     counters: Arc<CommandCounters>,
-    /// The last command name seen and its index in the table: pipelines repeat commands, so
-    /// most requests skip the table lookup that counting them needs.
+    /// The last command name seen, its spec and its index in the table: pipelines repeat
+    /// commands, so most requests skip the table lookup (the store's dispatch is handed the spec).
     last_name: [u8; 16],
     last_name_len: usize,
-    last_index: Option<usize>,
-    last_fast: bool,
+    last: Looked,
     /// The FAST commands executed since the last clock read: (position in the batch, index).
     fast_run: Vec<(usize, Option<usize>)>,
     /// The command that just blocked (BLPOP…) and whether its reply is to be dropped (CLIENT
@@ -119,6 +118,15 @@ pub(crate) struct Conn {
     blocked: Option<(Blocked, bool)>,
     /// Bytes arrived while a command was blocked: parse them before waiting for more.
     read_while_blocked: bool,
+}
+
+/// A request's command as the table knows it: its spec, its index (for the counters) and
+/// whether it is FAST. All empty for an unknown name.
+#[derive(Clone, Copy, Debug, Default)]
+struct Looked {
+    spec: Option<&'static CommandSpec>,
+    index: Option<usize>,
+    fast: bool,
 }
 
 impl Conn {
@@ -166,8 +174,7 @@ impl Conn {
             counters,
             last_name: [0; 16],
             last_name_len: usize::MAX,
-            last_index: None,
-            last_fast: false,
+            last: Looked::default(),
             fast_run: Vec::new(),
             blocked: None,
             read_while_blocked: false,
@@ -280,8 +287,7 @@ impl Conn {
         if batch.is_empty() {
             return Ok(Flow::Continue);
         }
-        let shared = &self.st.shared;
-        shared.stats.total_commands_processed.fetch_add(batch.len() as u64, Relaxed);
+        self.counters.commands.add(batch.len() as u64);
         // Time: commands flagged FAST (O(1): GET, INCR, PING…) are timed together, one clock read
         // per run of them, and share the run's time evenly in INFO commandstats and SLOWLOG;
         // every other command is timed on its own. Clock reads were ~6% of the server's CPU at
@@ -342,7 +348,7 @@ impl Conn {
         let slow = self.cached.slow_micros;
         let mut prefetching = None;
         for (pos, args) in requests {
-            let (index, fast) = self.command_index(args.get(0));
+            let Looked { spec, index, fast } = self.look_up(args.get(0));
             if !fast && !self.fast_run.is_empty() {
                 let now = Instant::now();
                 self.close_fast_run(batch, now.duration_since(timing.last), slow);
@@ -350,7 +356,7 @@ impl Conn {
             }
             self.prefetch_ahead(batch, pos, &mut prefetching);
             let mark = self.out.len();
-            let flow = self.execute_one(args);
+            let flow = self.execute_one(args, spec);
             let error = self.replied_error(mark);
             if error {
                 self.count_error(mark);
@@ -359,10 +365,10 @@ impl Conn {
                 timing.last_index = Some(i);
                 let c = &self.counters;
                 if let Some(calls) = c.calls.get(i) {
-                    calls.fetch_add(1, Relaxed);
+                    calls.add(1);
                 }
                 if error && let Some(failed) = c.failed.get(i) {
-                    failed.fetch_add(1, Relaxed);
+                    failed.add(1);
                 }
             }
             if fast {
@@ -372,7 +378,7 @@ impl Conn {
                 let micros = now.duration_since(timing.last).as_micros() as u64;
                 timing.last = now;
                 if let Some(usec) = index.and_then(|i| self.counters.usec.get(i)) {
-                    usec.fetch_add(micros, Relaxed);
+                    usec.add(micros);
                 }
                 if slow.is_some_and(|threshold| micros >= threshold) {
                     self.st.shared.slowlog_push(micros, args, &self.st.info);
@@ -462,7 +468,7 @@ impl Conn {
         let each = elapsed.as_micros() as u64 / n;
         for &(pos, index) in &self.fast_run {
             if let Some(usec) = index.and_then(|i| self.counters.usec.get(i)) {
-                usec.fetch_add(each, Relaxed);
+                usec.add(each);
             }
             if slow.is_some_and(|threshold| each >= threshold)
                 && let Some(args) = batch.get(pos)
@@ -473,26 +479,27 @@ impl Conn {
         self.fast_run.clear();
     }
 
-    /// The table index of command `name` and whether it is flagged FAST, through a one-entry
-    /// cache (pipelines repeat commands).
+    /// Command `name` in the table, through a one-entry cache (pipelines repeat commands).
     #[inline]
-    fn command_index(&mut self, name: Option<&[u8]>) -> (Option<usize>, bool) {
+    fn look_up(&mut self, name: Option<&[u8]>) -> Looked {
         let Some(name) = name else {
-            return (None, false);
+            return Looked::default();
         };
         if name.len() == self.last_name_len && name == &self.last_name[..name.len()] {
-            return (self.last_index, self.last_fast);
+            return self.last;
         }
         let spec = lookup(name);
-        let index = spec.and_then(command_index);
-        let fast = spec.is_some_and(|s| s.flags.has(Flags::FAST));
+        let looked = Looked {
+            spec,
+            index: spec.and_then(command_index),
+            fast: spec.is_some_and(|s| s.flags.has(Flags::FAST)),
+        };
         if name.len() <= self.last_name.len() {
             self.last_name[..name.len()].copy_from_slice(name);
             self.last_name_len = name.len();
-            self.last_index = index;
-            self.last_fast = fast;
+            self.last = looked;
         }
-        (index, fast)
+        looked
     }
 
     /// Counts the error reply written since `mark` under its code (`ERR`, `WRONGTYPE`…), for
@@ -520,10 +527,10 @@ impl Conn {
     }
 
     #[inline]
-    fn execute_one(&mut self, args: Args<'_>) -> Flow {
+    fn execute_one(&mut self, args: Args<'_>, spec: Option<&'static CommandSpec>) -> Flow {
         let st = &mut self.st;
         if !st.authenticated {
-            let allowed = args.get(0).and_then(lookup).is_some_and(|s| s.flags.has(Flags::NO_AUTH));
+            let allowed = spec.is_some_and(|s| s.flags.has(Flags::NO_AUTH));
             if !allowed {
                 self.out.error("NOAUTH Authentication required.");
                 return Flow::Continue;
@@ -531,7 +538,7 @@ impl Conn {
         }
         let discard = st.reply_off || std::mem::take(&mut st.skip_next);
         let out = if discard { &mut self.scratch } else { &mut self.out };
-        let flow = match st.shared.store.dispatch(&mut st.session, args, out) {
+        let flow = match st.shared.store.dispatch_spec(&mut st.session, spec, args, out) {
             Outcome::Connection(spec) => {
                 let flow = commands::run(st, spec, args, out);
                 self.parser.set_authenticated(st.authenticated);

@@ -6,9 +6,8 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use crate::commands::REDIS_VERSION;
 use crate::config::human_bytes;
-use std::sync::atomic::AtomicU64;
 
-use crate::shared::{CommandCounters, Shared, unix_time};
+use crate::shared::{CommandCounters, LoopCounter, Shared, unix_time};
 
 /// Every section, in Redis's order, and whether plain `INFO` includes it (all but
 /// commandstats, as Redis).
@@ -181,7 +180,7 @@ fn section_text(shared: &Shared, section: &str, out: &mut String) {
                 "total_connections_received",
                 stats.total_connections_received.load(Relaxed)
             );
-            field!(out, "total_commands_processed", stats.total_commands_processed.load(Relaxed));
+            field!(out, "total_commands_processed", stats.commands_processed());
             field!(out, "instantaneous_ops_per_sec", ops);
             field!(out, "total_net_input_bytes", stats.total_net_input_bytes.load(Relaxed));
             field!(out, "total_net_output_bytes", stats.total_net_output_bytes.load(Relaxed));
@@ -225,8 +224,8 @@ fn section_text(shared: &Shared, section: &str, out: &mut String) {
         "commandstats" => {
             let counters = shared.stats.commands.lock().clone();
             for (i, spec) in karst_store::commands().iter().enumerate() {
-                let sum = |f: fn(&CommandCounters) -> &Vec<AtomicU64>| -> u64 {
-                    counters.iter().map(|c| f(c).get(i).map_or(0, |a| a.load(Relaxed))).sum()
+                let sum = |f: fn(&CommandCounters) -> &Vec<LoopCounter>| -> u64 {
+                    counters.iter().map(|c| f(c).get(i).map_or(0, LoopCounter::get)).sum()
                 };
                 let calls = sum(|c| &c.calls);
                 if calls == 0 {

@@ -279,7 +279,7 @@ fn periodic(shared: &Shared, first: bool) {
     if first {
         // instantaneous_ops_per_sec over the last second or so.
         let now = shared.now_ms();
-        let total = shared.stats.total_commands_processed.load(Relaxed);
+        let total = shared.stats.commands_processed();
         let mut s = shared.stats.ops_sample.lock();
         let (t, _, last) = *s;
         if now >= t + 1000 {

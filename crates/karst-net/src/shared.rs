@@ -1,6 +1,6 @@
 //! State every loop thread shares: the store, the configuration, the client registry, counters,
-//! the slow log and the shutdown signal. Nothing here is touched per command except relaxed
-//! counters updated once per batch.
+//! the slow log and the shutdown signal. Nothing here is touched per command but the counters of
+//! the command's own loop thread.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
@@ -27,7 +27,6 @@ pub type PeriodicHook = Box<dyn Fn(&Store) + Send + Sync>;
 #[derive(Debug, Default)]
 pub struct Stats {
     pub total_connections_received: AtomicU64,
-    pub total_commands_processed: AtomicU64,
     pub total_net_input_bytes: AtomicU64,
     pub total_net_output_bytes: AtomicU64,
     pub rejected_connections: AtomicU64,
@@ -46,7 +45,6 @@ impl Stats {
     pub(crate) fn reset(&self) {
         for a in [
             &self.total_connections_received,
-            &self.total_commands_processed,
             &self.total_net_input_bytes,
             &self.total_net_output_bytes,
             &self.rejected_connections,
@@ -58,28 +56,73 @@ impl Stats {
         }
         self.errors.lock().clear();
         for c in self.commands.lock().iter() {
+            c.commands.reset();
             for a in c.calls.iter().chain(c.usec.iter()).chain(c.failed.iter()) {
-                a.store(0, Relaxed);
+                a.reset();
             }
         }
     }
+
+    /// Commands processed by every loop (INFO's `total_commands_processed`).
+    pub fn commands_processed(&self) -> u64 {
+        self.commands.lock().iter().map(|c| c.commands.get()).sum()
+    }
 }
 
-/// Calls, microseconds and error replies per command, indexed like `karst_store::commands()`.
-/// Each loop thread has its own set, so the counters of a command are not shared between
-/// threads on the hot path.
+/// A count that only one loop thread adds to, while any thread reads it (INFO) or resets it
+/// (CONFIG RESETSTAT).
+///
+/// With one writer, adding needs no locked read-modify-write: it is a load and a store. The
+/// server counts each command twice (calls, time), and those two locked adds per command were
+/// full barriers on the hot path. A reset must then not write the count, which could lose to the
+/// writer's store of an older value: it records the count as the new zero instead.
+///
+/// If some other thread added too, counts could be lost, never memory: it is all atomics.
+#[derive(Debug, Default)]
+pub struct LoopCounter {
+    n: AtomicU64,
+    zero: AtomicU64,
+}
+
+impl LoopCounter {
+    /// Adds `v`. Only the owning loop thread calls this.
+    #[inline]
+    pub(crate) fn add(&self, v: u64) {
+        self.n.store(self.n.load(Relaxed).wrapping_add(v), Relaxed);
+    }
+
+    /// The count since the last reset.
+    pub fn get(&self) -> u64 {
+        let zero = self.zero.load(Relaxed);
+        self.n.load(Relaxed).saturating_sub(zero)
+    }
+
+    pub(crate) fn reset(&self) {
+        self.zero.store(self.n.load(Relaxed), Relaxed);
+    }
+}
+
+/// One loop thread's counters: commands processed, and calls, microseconds and error replies per
+/// command, indexed like `karst_store::commands()`. Each loop thread has its own set, written
+/// only by that thread, so no counter is shared between threads on the hot path.
 #[derive(Debug)]
 pub struct CommandCounters {
-    pub calls: Vec<AtomicU64>,
-    pub usec: Vec<AtomicU64>,
-    pub failed: Vec<AtomicU64>,
+    pub commands: LoopCounter,
+    pub calls: Vec<LoopCounter>,
+    pub usec: Vec<LoopCounter>,
+    pub failed: Vec<LoopCounter>,
 }
 
 impl CommandCounters {
     pub(crate) fn new() -> CommandCounters {
         let n = karst_store::commands().len();
-        let zeros = || (0..n).map(|_| AtomicU64::new(0)).collect();
-        CommandCounters { calls: zeros(), usec: zeros(), failed: zeros() }
+        let zeros = || (0..n).map(|_| LoopCounter::default()).collect();
+        CommandCounters {
+            commands: LoopCounter::default(),
+            calls: zeros(),
+            usec: zeros(),
+            failed: zeros(),
+        }
     }
 }
 

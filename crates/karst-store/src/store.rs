@@ -679,10 +679,23 @@ impl Store {
     /// trying to evict), and runs it (or hands it back, for connection commands). Errors are
     /// replies with Redis's wording.
     pub fn dispatch(&self, session: &mut Session, args: Args<'_>, out: &mut Output) -> Outcome {
+        self.dispatch_spec(session, args.get(0).and_then(lookup), args, out)
+    }
+
+    /// [`Store::dispatch`] with the command already looked up: `spec` is
+    /// [`lookup`]`(args[0])`. A connection that caches its last lookup (pipelines repeat one
+    /// command) saves the table's lookup per command.
+    pub fn dispatch_spec(
+        &self,
+        session: &mut Session,
+        spec: Option<&'static CommandSpec>,
+        args: Args<'_>,
+        out: &mut Output,
+    ) -> Outcome {
         let Some(name) = args.get(0) else {
             return Outcome::Done;
         };
-        let Some(spec) = lookup(name) else {
+        let Some(spec) = spec else {
             unknown_command(name, args, out);
             return Outcome::Done;
         };
