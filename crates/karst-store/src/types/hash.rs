@@ -3,8 +3,8 @@
 //! - `listpack`: a [`Packed`] run of field, value, field, value… in insertion order (a
 //!   replaced value keeps its place, as in Redis). Lookups walk the run; it stays small.
 //! - `hashtable`: the pairs in a dense vector, one boxed allocation per pair,
-//!   `varint(field length) field value`, and a table of their positions by field hash
-//!   ([`super::positions`], as the large set's). A field costs its 16-byte pointer, a 6-byte
+//!   `varint(field length) field value`, and a table of their positions by field hash: the
+//!   large set's [`Dense`] table. A field costs its 16-byte pointer, a 6-byte
 //!   slot at 3/8 to 3/4 full and its pair's allocation; Redis spends a 24-byte `dictEntry`,
 //!   two sds allocations and an 8-byte bucket. The dense vector makes a random field O(1) and
 //!   even (HRANDFIELD) and gives HSCAN a cursor that survives growth and removals (see
@@ -14,21 +14,18 @@
 //! `hash-max-listpack-entries` pairs or a field or value longer than `hash-max-listpack-value`
 //! bytes; it never goes back (as Redis).
 //!
-//! Fields hash with one process-wide seeded foldhash (no per-hash state).
-//!
 //! The hashtable encoding was a hashbrown `HashTable` of the pairs. The dense vector took 7 B
 //! of RSS a field off a million-field hash (99.8 → 90.3 B; Redis 116) and made HRANDFIELD
 //! exact, but not HSET faster: a lookup still takes three dependent misses (slot, the vector's
 //! pointer, the pair) where hashbrown's were control bytes, slot, pair. The large set avoids
 //! the middle one by keeping members of up to 22 bytes inside the vector.
 
-use std::sync::OnceLock;
-
 use rand::Rng;
 
 use super::EncodingLimits;
+use super::dense::{Dense, Keyed};
 use super::packed::{self, Packed};
-use super::positions::{Positions, Prefetch};
+use super::positions::Prefetch;
 use crate::entry::size_class;
 
 /// A hash value. See the [module docs](self).
@@ -46,32 +43,25 @@ impl Default for Hash {
     }
 }
 
-/// The large encoding: pairs in a dense vector, a table of their positions.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct Table {
-    /// INVARIANT: holds exactly the positions `0..pairs.len()`, each under its field's hash.
-    index: Positions,
-    pairs: Vec<Box<[u8]>>,
-    /// Sum of the size classes of the pairs' allocations.
-    heap: usize,
-}
+/// The large encoding: pairs in a dense vector, a table of their positions by field.
+pub(crate) type Table = Dense<Box<[u8]>>;
 
-/// The process-wide field hasher (random seed: no one can aim collisions at a table).
-fn hasher() -> &'static foldhash::fast::FixedState {
-    static H: OnceLock<foldhash::fast::FixedState> = OnceLock::new();
-    H.get_or_init(|| foldhash::fast::FixedState::with_seed(rand::random()))
-}
+/// A pair's allocation, as the large encoding keeps it: found by its field.
+impl Keyed for Box<[u8]> {
+    #[inline]
+    fn key(&self) -> &[u8] {
+        field_of(self)
+    }
 
-/// The hash of a field.
-#[inline]
-fn field_hash(f: &[u8]) -> u64 {
-    use std::hash::BuildHasher;
-    hasher().hash_one(f)
-}
+    #[inline]
+    fn heap(&self) -> usize {
+        size_class(self.len())
+    }
 
-/// The field hash of the pair at position `i`.
-fn hash_at(pairs: &[Box<[u8]>], i: u32) -> u64 {
-    pairs.get(i as usize).map_or(0, |b| field_hash(field_of(b)))
+    #[inline]
+    fn behind(&self) -> Option<*const u8> {
+        Some(self.as_ptr())
+    }
 }
 
 /// A pair's allocation: `varint(field length) field value`.
@@ -131,30 +121,11 @@ pub(crate) enum Set {
     Updated,
 }
 
-impl Table {
-    fn with_capacity(n: usize) -> Table {
-        Table { index: Positions::with_capacity(n), pairs: Vec::with_capacity(n), heap: 0 }
-    }
-
-    fn position(&self, f: &[u8]) -> Option<usize> {
-        self.position_hashed(field_hash(f), f)
-    }
-
-    #[inline]
-    fn position_hashed(&self, h: u64, f: &[u8]) -> Option<usize> {
-        let pairs = &self.pairs;
-        self.index
-            .find(h, |i| pairs.get(i as usize).is_some_and(|b| field_of(b) == f))
-            .map(|i| i as usize)
-    }
-
-    fn find(&self, f: &[u8]) -> Option<&[u8]> {
-        self.pairs.get(self.position(f)?).map(|b| split(b).1)
-    }
-
-    fn set(&mut self, f: &[u8], v: &[u8]) -> Set {
-        let h = field_hash(f);
-        if let Some(slot) = self.position_hashed(h, f).and_then(|i| self.pairs.get_mut(i)) {
+/// Sets field `f` of a large hash to `v`.
+fn table_set(t: &mut Table, f: &[u8], v: &[u8]) -> Set {
+    let h = t.hash(f);
+    if let Some(i) = t.position_hashed(h, f) {
+        t.update(i, |slot| {
             let flen = slot.len() - split(slot).1.len();
             if slot.len() - flen == v.len() {
                 // Same length: overwrite the value in place.
@@ -162,63 +133,12 @@ impl Table {
                     dst.copy_from_slice(v);
                 }
             } else {
-                let new = pair(f, v);
-                self.heap = self.heap - size_class(slot.len()) + size_class(new.len());
-                *slot = new;
+                *slot = pair(f, v);
             }
-            return Set::Updated;
-        }
-        // Positions are u32: four billion fields would need hundreds of gigabytes first.
-        let Ok(pos) = u32::try_from(self.pairs.len()) else { return Set::Updated };
-        let pairs = &self.pairs;
-        self.index.insert(h, pos, |i| hash_at(pairs, i));
-        let new = pair(f, v);
-        self.heap += size_class(new.len());
-        self.pairs.push(new);
-        Set::Added
+        });
+        return Set::Updated;
     }
-
-    /// Removes the pair at position `i`: the last pair moves into its place.
-    fn remove_at(&mut self, i: usize) {
-        let Some(b) = self.pairs.get(i) else { return };
-        let pairs = &self.pairs;
-        self.index.remove(field_hash(field_of(b)), i as u32, |i| hash_at(pairs, i));
-        let last = self.pairs.len() - 1;
-        if i != last
-            && let Some(moved) = self.pairs.get(last)
-        {
-            self.index.repoint(field_hash(field_of(moved)), last as u32, i as u32);
-        }
-        let b = self.pairs.swap_remove(i);
-        self.heap -= size_class(b.len());
-        // Give memory back once the table is mostly empty (Redis shrinks its dicts below 10%
-        // fill); twice the pairs left leaves room to regrow.
-        let n = self.pairs.len();
-        if self.pairs.capacity() > 64 && n * 4 < self.pairs.capacity() {
-            self.pairs.shrink_to(n * 2);
-            let pairs = &self.pairs;
-            self.index.shrink_to(n * 2, |i| hash_at(pairs, i));
-        }
-    }
-
-    fn remove(&mut self, f: &[u8]) -> bool {
-        match self.position(f) {
-            Some(i) => {
-                self.remove_at(i);
-                true
-            }
-            None => false,
-        }
-    }
-
-    /// Bytes held: the pointer vector, the index and the pairs, each in its size class.
-    fn cost(&self) -> usize {
-        let class = |n: usize| if n == 0 { 0 } else { size_class(n) };
-        size_class(std::mem::size_of::<Table>())
-            + class(self.pairs.capacity() * std::mem::size_of::<Box<[u8]>>())
-            + class(self.index.allocation_size())
-            + self.heap
-    }
+    if t.push(h, pair(f, v)) { Set::Added } else { Set::Updated }
 }
 
 impl Hash {
@@ -243,7 +163,7 @@ impl Hash {
     pub(crate) fn len(&self) -> usize {
         match self {
             Hash::Packed(p) => p.len() / 2,
-            Hash::Table(t) => t.pairs.len(),
+            Hash::Table(t) => t.len(),
         }
     }
 
@@ -267,7 +187,7 @@ impl Hash {
                 let (_, vat) = p.get(at)?;
                 p.get(vat).map(|(v, _)| v)
             }
-            Hash::Table(t) => t.find(f),
+            Hash::Table(t) => t.get(f).map(|b| split(b).1),
         }
     }
 
@@ -282,21 +202,21 @@ impl Hash {
         let mut t = Table::with_capacity(p.len() / 2 + 1);
         let mut it = p.iter();
         while let (Some(f), Some(v)) = (it.next(), it.next()) {
-            t.set(f, v);
+            table_set(&mut t, f, v);
         }
         *self = Hash::Table(Box::new(t));
     }
 
-    /// Sets field `f` to `v`, converting to a hashtable first when the pair or the new length
-    /// passes the listpack limits.
     /// One stage of loading what a lookup of field `f` will read, for a large hash (a small one
     /// is a single allocation, read whole by any lookup).
     pub(crate) fn prefetch(&self, f: &[u8], stage: Prefetch) {
         if let Hash::Table(t) = self {
-            t.index.prefetch(field_hash(f), stage, &t.pairs, |b| Some(b.as_ptr()));
+            t.prefetch(f, stage);
         }
     }
 
+    /// Sets field `f` to `v`, converting to a hashtable first when the pair or the new length
+    /// passes the listpack limits.
     pub(crate) fn set(&mut self, f: &[u8], v: &[u8], lim: &EncodingLimits) -> Set {
         if let Hash::Packed(p) = self {
             let long = f.len().max(v.len()) > lim.hash_max_listpack_value;
@@ -316,7 +236,7 @@ impl Hash {
             }
         }
         match self {
-            Hash::Table(t) => t.set(f, v),
+            Hash::Table(t) => table_set(t, f, v),
             Hash::Packed(_) => Set::Updated,
         }
     }
@@ -344,7 +264,11 @@ impl Hash {
                 }
                 None => false,
             },
-            Hash::Table(t) => t.remove(f),
+            Hash::Table(t) => {
+                let removed = t.remove(f);
+                t.shrink();
+                removed
+            }
         }
     }
 
@@ -352,7 +276,7 @@ impl Hash {
     pub(crate) fn iter(&self) -> Iter<'_> {
         match self {
             Hash::Packed(p) => Iter::Packed(p.iter()),
-            Hash::Table(t) => Iter::Table(t.pairs.iter()),
+            Hash::Table(t) => Iter::Table(t.items().iter()),
         }
     }
 
@@ -369,8 +293,8 @@ impl Hash {
                 Some((f, p.get(vat)?.0))
             }
             Hash::Table(t) => {
-                let i = rng.random_range(0..t.pairs.len().max(1));
-                t.pairs.get(i).map(|b| split(b))
+                let i = rng.random_range(0..t.len().max(1));
+                t.items().get(i).map(|b| split(b))
             }
         }
     }
@@ -396,10 +320,10 @@ impl Hash {
             out.extend(self.iter());
             return 0;
         };
-        let n = t.pairs.len();
+        let n = t.len();
         let top = if cursor == 0 { n } else { usize::try_from(cursor).map_or(n, |c| c.min(n)) };
         let bottom = top.saturating_sub(count.max(1));
-        out.extend(t.pairs.get(bottom..top).unwrap_or_default().iter().rev().map(|b| split(b)));
+        out.extend(t.items().get(bottom..top).unwrap_or_default().iter().rev().map(|b| split(b)));
         bottom as u64
     }
 }
@@ -448,13 +372,7 @@ mod tests {
     fn recount(h: &Hash) -> usize {
         match h {
             Hash::Packed(p) => packed_cost(p),
-            Hash::Table(t) => {
-                let class = |n: usize| if n == 0 { 0 } else { size_class(n) };
-                size_class(std::mem::size_of::<Table>())
-                    + class(t.pairs.capacity() * 16)
-                    + class(t.index.allocation_size())
-                    + t.pairs.iter().map(|b| size_class(b.len())).sum::<usize>()
-            }
+            Hash::Table(t) => t.recount(),
         }
     }
 

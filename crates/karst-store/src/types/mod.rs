@@ -6,6 +6,7 @@
 //! keeps its memory cost up to date in O(1), so the shard's byte count (and with it maxmemory)
 //! covers collections as it covers strings.
 
+mod dense;
 pub(crate) mod hash;
 pub(crate) mod list;
 mod order;

@@ -7,8 +7,8 @@
 //!   hashes), up to `set-max-listpack-entries` members of at most `set-max-listpack-value` bytes
 //!   (Redis 7.2's small-set encoding; 7.0 went straight to a hash table).
 //! - **hashtable**: the members in a dense vector, and a table of their positions by hash
-//!   ([`super::positions`]: 6-byte slots that carry hash bits, so a lookup reads one slot run
-//!   and then the member).
+//!   ([`Dense`], which the large hash shares: 6-byte slots that carry hash bits, so a lookup
+//!   reads one slot run and then the member).
 //!   Members up to 22 bytes live inside their 24-byte slot with no allocation of their own
 //!   (Redis spends a 24-byte dictEntry, an sds allocation and a bucket pointer on each). The
 //!   dense vector makes a random member O(1) (SPOP, SRANDMEMBER) and gives SSCAN a cursor that
@@ -16,13 +16,10 @@
 //!
 //! A set converts to a larger encoding past its limits and never back, as in Redis.
 
-use std::hash::BuildHasher;
-
-use foldhash::fast::FixedState;
-
 use super::EncodingLimits;
+use super::dense::{Dense, Keyed};
 use super::packed::Packed;
-use super::positions::{Positions, Prefetch};
+use super::positions::Prefetch;
 use crate::entry::size_class;
 
 /// One member as the set gives it out: intsets hold integers, not strings.
@@ -253,102 +250,34 @@ impl Member {
     }
 }
 
-/// The hash of the member at position `i`.
-fn hash_at(items: &[Member], hasher: &FixedState, i: u32) -> u64 {
-    items.get(i as usize).map_or(0, |m| hasher.hash_one(m.bytes()))
-}
-
-/// The large encoding: members in a dense vector, a table of their positions.
-#[derive(Clone, Debug)]
-struct Table {
-    /// INVARIANT: holds exactly the positions `0..items.len()`, each under its member's hash.
-    index: Positions,
-    items: Vec<Member>,
-    /// Sum of `Member::heap` over `items`.
-    heap: usize,
-    /// Per-set seed of the member hash (keeps colliding inputs from being computed ahead).
-    hasher: FixedState,
-}
-
-impl Table {
-    fn with_capacity(n: usize) -> Table {
-        Table {
-            index: Positions::with_capacity(n),
-            items: Vec::with_capacity(n),
-            heap: 0,
-            hasher: FixedState::with_seed(rand::random()),
-        }
+/// A member as the large encoding keeps it: found by its bytes.
+impl Keyed for Member {
+    #[inline]
+    fn key(&self) -> &[u8] {
+        self.bytes()
     }
 
     #[inline]
-    fn hash(&self, v: &[u8]) -> u64 {
-        self.hasher.hash_one(v)
+    fn heap(&self) -> usize {
+        Member::heap(self)
     }
 
-    fn position(&self, v: &[u8]) -> Option<usize> {
-        let items = &self.items;
-        self.index
-            .find(self.hash(v), |i| items.get(i as usize).is_some_and(|m| m.bytes() == v))
-            .map(|i| i as usize)
-    }
-
-    fn insert(&mut self, v: &[u8]) -> bool {
-        let h = self.hash(v);
-        let Ok(pos) = u32::try_from(self.items.len()) else { return false };
-        let items = &self.items;
-        if self.index.find(h, |i| items.get(i as usize).is_some_and(|m| m.bytes() == v)).is_some() {
-            return false;
-        }
-        let (items, hasher) = (&self.items, &self.hasher);
-        self.index.insert(h, pos, |i| hash_at(items, hasher, i));
-        let m = Member::new(v);
-        self.heap += m.heap();
-        self.items.push(m);
-        true
-    }
-
-    /// Removes the member at position `i`: the last member moves into its place.
-    fn remove_at(&mut self, i: usize) {
-        let Some(m) = self.items.get(i) else { return };
-        let (items, hasher) = (&self.items, &self.hasher);
-        self.index.remove(self.hash(m.bytes()), i as u32, |i| hash_at(items, hasher, i));
-        let last = self.items.len() - 1;
-        if i != last
-            && let Some(moved) = self.items.get(last)
-        {
-            self.index.repoint(self.hash(moved.bytes()), last as u32, i as u32);
-        }
-        let m = self.items.swap_remove(i);
-        self.heap = self.heap.saturating_sub(m.heap());
-    }
-
-    fn remove(&mut self, v: &[u8]) -> bool {
-        match self.position(v) {
-            Some(i) => {
-                self.remove_at(i);
-                true
-            }
-            None => false,
+    #[inline]
+    fn behind(&self) -> Option<*const u8> {
+        match self {
+            Member::Heap(b) => Some(b.as_ptr()),
+            Member::Inline { .. } => None,
         }
     }
+}
 
-    fn cost(&self) -> usize {
-        let items = self.items.capacity() * std::mem::size_of::<Member>();
-        let items = if items == 0 { 0 } else { size_class(items) };
-        let index = self.index.allocation_size();
-        let index = if index == 0 { 0 } else { size_class(index) };
-        size_class(std::mem::size_of::<Table>()) + items + index + self.heap
-    }
+/// The large encoding: members in a dense vector, a table of their positions.
+type Table = Dense<Member>;
 
-    /// After many removals, gives memory back (as Redis's dict shrinks below 10% fill).
-    fn shrink(&mut self) {
-        let n = self.items.len();
-        if self.items.capacity() > 64 && n * 4 < self.items.capacity() {
-            self.items.shrink_to(n * 2);
-            let (items, hasher) = (&self.items, &self.hasher);
-            self.index.shrink_to(n * 2, |i| hash_at(items, hasher, i));
-        }
-    }
+/// Adds `v` to a large set; false if it was there.
+fn table_insert(t: &mut Table, v: &[u8]) -> bool {
+    let h = t.hash(v);
+    t.position_hashed(h, v).is_none() && t.push(h, Member::new(v))
 }
 
 // --- the set ----------------------------------------------------------------------------------
@@ -399,10 +328,7 @@ impl Set {
     /// is a single allocation, read whole by any lookup).
     pub(crate) fn prefetch(&self, v: &[u8], stage: Prefetch) {
         if let Repr::Table(t) = &self.repr {
-            t.index.prefetch(t.hash(v), stage, &t.items, |m| match m {
-                Member::Heap(b) => Some(b.as_ptr()),
-                Member::Inline { .. } => None,
-            });
+            t.prefetch(v, stage);
         }
     }
 
@@ -411,7 +337,7 @@ impl Set {
         match &self.repr {
             Repr::Ints(s) => s.len(),
             Repr::Pack(p) => p.len(),
-            Repr::Table(t) => t.items.len(),
+            Repr::Table(t) => t.len(),
         }
     }
 
@@ -457,13 +383,13 @@ impl Set {
             Repr::Ints(s) => {
                 for i in 0..s.len() {
                     if let Some(v) = s.get(i) {
-                        t.insert(itoa::Buffer::new().format(v).as_bytes());
+                        table_insert(&mut t, itoa::Buffer::new().format(v).as_bytes());
                     }
                 }
             }
             Repr::Pack(p) => {
                 for m in p.iter() {
-                    t.insert(m);
+                    table_insert(&mut t, m);
                 }
             }
             Repr::Table(_) => return,
@@ -527,7 +453,7 @@ impl Set {
             self.convert_to_table(1);
         }
         match &mut self.repr {
-            Repr::Table(t) => e.with(|b| t.insert(b)),
+            Repr::Table(t) => e.with(|b| table_insert(t, b)),
             _ => false,
         }
     }
@@ -570,7 +496,7 @@ impl Set {
         match &self.repr {
             Repr::Ints(s) => s.get(i).map(Elem::Int),
             Repr::Pack(p) => p.offset_of(i).and_then(|at| p.get(at)).map(|(m, _)| Elem::Bytes(m)),
-            Repr::Table(t) => t.items.get(i).map(|m| Elem::Bytes(m.bytes())),
+            Repr::Table(t) => t.items().get(i).map(|m| Elem::Bytes(m.bytes())),
         }
     }
 
@@ -583,7 +509,9 @@ impl Set {
                     p.remove(at);
                 }
             }
-            Repr::Table(t) => t.remove_at(i),
+            Repr::Table(t) => {
+                t.remove_at(i);
+            }
         }
     }
 
@@ -608,8 +536,8 @@ impl Set {
             }
             Repr::Table(t) => {
                 // Downwards: a removal moves the last member, already kept, into the hole.
-                for i in (0..t.items.len()).rev() {
-                    if !t.items.get(i).is_some_and(|m| keep(Elem::Bytes(m.bytes()))) {
+                for i in (0..t.len()).rev() {
+                    if !t.items().get(i).is_some_and(|m| keep(Elem::Bytes(m.bytes()))) {
                         t.remove_at(i);
                     }
                 }
@@ -633,7 +561,8 @@ impl Set {
         let ints =
             ints.into_iter().flat_map(|s| (0..s.len()).filter_map(|i| s.get(i)).map(Elem::Int));
         let pack = pack.into_iter().flat_map(|p| p.iter().map(Elem::Bytes));
-        let table = table.into_iter().flat_map(|t| t.items.iter().map(|m| Elem::Bytes(m.bytes())));
+        let table =
+            table.into_iter().flat_map(|t| t.items().iter().map(|m| Elem::Bytes(m.bytes())));
         ints.chain(pack).chain(table)
     }
 
@@ -692,10 +621,10 @@ impl Set {
             self.iter().for_each(f);
             return ScanNext(0);
         };
-        let n = t.items.len();
+        let n = t.len();
         let top = if cursor == 0 { n } else { usize::try_from(cursor).map_or(n, |c| c.min(n)) };
         let bottom = top.saturating_sub(count.max(1));
-        for m in t.items.get(bottom..top).unwrap_or_default().iter().rev() {
+        for m in t.items().get(bottom..top).unwrap_or_default().iter().rev() {
             f(Elem::Bytes(m.bytes()));
         }
         ScanNext(bottom as u64)
@@ -810,15 +739,7 @@ mod tests {
     fn check_cost(s: &Set) {
         let c = s.cost();
         match &s.repr {
-            Repr::Table(t) => {
-                let heap: usize = t.items.iter().map(Member::heap).sum();
-                assert_eq!(heap, t.heap);
-                assert!(c >= t.items.capacity() * 24 + t.index.allocation_size());
-                for (i, m) in t.items.iter().enumerate() {
-                    assert_eq!(t.position(m.bytes()), Some(i));
-                }
-                assert_eq!(t.index.len(), t.items.len());
-            }
+            Repr::Table(t) => assert_eq!(c, t.recount()),
             _ => assert!(c >= s.len()),
         }
     }
