@@ -540,6 +540,13 @@ impl Entry {
         }
     }
 
+    /// Whether [`Entry::replace_shared`] would take a new large string with this `expire`: this
+    /// is a large string's entry, and its TTL field comes and goes with `expire`.
+    #[inline]
+    pub(crate) fn takes_shared(&self, expire: Option<i64>) -> bool {
+        self.flags() & KIND_MASK == KIND_HEAP && expire.is_some() == (self.flags() & TTL != 0)
+    }
+
     /// Gives a large string's entry the string `b` in place of its own, with a new expire,
     /// access clock and flags, keeping its key, allocation and tag; returns the old string.
     /// Refuses (handing `b` back) unless this is a large string's entry whose TTL field comes
@@ -551,7 +558,7 @@ impl Entry {
         flags: u8,
         b: Bytes,
     ) -> Result<Bytes, Bytes> {
-        if expire.is_some() != (self.flags() & TTL != 0) {
+        if !self.takes_shared(expire) {
             return Err(b);
         }
         let Some(slot) = self.shared_mut() else { return Err(b) };
@@ -1019,6 +1026,7 @@ mod tests {
                 assert_eq!((e.base(), e.expire(), e.access(), e.is_raw()), (at, Some(10), 4, true));
                 assert_eq!(e.shared(), Some(&other));
                 // Refused when the TTL field would come or go; `b` comes back.
+                assert!(e.takes_shared(Some(1)) && !e.takes_shared(None));
                 assert_eq!(e.replace_shared(None, 4, 0, big.clone()).err(), Some(big.clone()));
                 if let Some(b) = e.shared_mut() {
                     *b = b.slice(1..);
@@ -1029,6 +1037,7 @@ mod tests {
         let s = Entry::new(b"k", None, 0, 0, NewValue::Int(1));
         assert!(s.shared().is_none());
         let mut s = s;
+        assert!(!s.takes_shared(None));
         assert!(s.replace_shared(None, 0, 0, big.clone()).is_err());
         assert!(s.into_shared().is_none());
     }

@@ -583,7 +583,7 @@ impl Shard {
                 }
                 // A large string over a large string swaps the `Bytes`: the entry stays.
                 let val = match (val, table.at_mut(i)) {
-                    (Val::Owned(b), Some(e)) if b.len() > INLINE_MAX => {
+                    (Val::Owned(b), Some(e)) if b.len() > INLINE_MAX && e.takes_shared(expire) => {
                         side.untrack(ttl, e);
                         let cost = shared_cost(&b);
                         match e.replace_shared(expire, access, flags, b) {
