@@ -120,6 +120,14 @@ pub(crate) struct Conn {
     read_while_blocked: bool,
 }
 
+/// Whether a request's command ran, or was refused before running (unknown, wrong arity,
+/// NOAUTH, over maxmemory).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Ran {
+    Yes,
+    Rejected,
+}
+
 /// A request's command as the table knows it: its spec, its index (for the counters) and
 /// whether it is FAST. All empty for an unknown name.
 #[derive(Clone, Copy, Debug, Default)]
@@ -287,7 +295,6 @@ impl Conn {
         if batch.is_empty() {
             return Ok(Flow::Continue);
         }
-        self.counters.commands.add(batch.len() as u64);
         // Time: commands flagged FAST (O(1): GET, INCR, PING…) are timed together, one clock read
         // per run of them, and share the run's time evenly in INFO commandstats and SLOWLOG;
         // every other command is timed on its own. Clock reads were ~6% of the server's CPU at
@@ -356,31 +363,44 @@ impl Conn {
             }
             self.prefetch_ahead(batch, pos, &mut prefetching);
             let mark = self.out.len();
-            let flow = self.execute_one(args, spec);
+            let (flow, ran) = self.execute_one(args, spec);
             let error = self.replied_error(mark);
             if error {
                 self.count_error(mark);
             }
-            if let Some(i) = index {
-                timing.last_index = Some(i);
-                let c = &self.counters;
-                if let Some(calls) = c.calls.get(i) {
-                    calls.add(1);
+            // As Redis counts: a command refused before it ran is one of its `rejected_calls`,
+            // not a call, takes no time and is not in `total_commands_processed`.
+            let c = &self.counters;
+            match index {
+                Some(i) if ran == Ran::Yes => {
+                    timing.last_index = Some(i);
+                    c.commands.add(1);
+                    if let Some(calls) = c.calls.get(i) {
+                        calls.add(1);
+                    }
+                    if error && let Some(failed) = c.failed.get(i) {
+                        failed.add(1);
+                    }
                 }
-                if error && let Some(failed) = c.failed.get(i) {
-                    failed.add(1);
+                Some(i) => {
+                    timing.last_index = Some(i);
+                    if let Some(rejected) = c.rejected.get(i) {
+                        rejected.add(1);
+                    }
                 }
+                None => {}
             }
+            let timed = if ran == Ran::Yes { index } else { None };
             if fast {
-                self.fast_run.push((pos, index));
+                self.fast_run.push((pos, timed));
             } else {
                 let now = Instant::now();
                 let micros = now.duration_since(timing.last).as_micros() as u64;
                 timing.last = now;
-                if let Some(usec) = index.and_then(|i| self.counters.usec.get(i)) {
+                if let Some(usec) = timed.and_then(|i| self.counters.usec.get(i)) {
                     usec.add(micros);
                 }
-                if slow.is_some_and(|threshold| micros >= threshold) {
+                if timed.is_some() && slow.is_some_and(|threshold| micros >= threshold) {
                     self.st.shared.slowlog_push(micros, args, &self.st.info);
                 }
             }
@@ -527,17 +547,18 @@ impl Conn {
     }
 
     #[inline]
-    fn execute_one(&mut self, args: Args<'_>, spec: Option<&'static CommandSpec>) -> Flow {
+    fn execute_one(&mut self, args: Args<'_>, spec: Option<&'static CommandSpec>) -> (Flow, Ran) {
         let st = &mut self.st;
         if !st.authenticated {
             let allowed = spec.is_some_and(|s| s.flags.has(Flags::NO_AUTH));
             if !allowed {
                 self.out.error("NOAUTH Authentication required.");
-                return Flow::Continue;
+                return (Flow::Continue, Ran::Rejected);
             }
         }
         let discard = st.reply_off || std::mem::take(&mut st.skip_next);
         let out = if discard { &mut self.scratch } else { &mut self.out };
+        let mut ran = Ran::Yes;
         let flow = match st.shared.store.dispatch_spec(&mut st.session, spec, args, out) {
             Outcome::Connection(spec) => {
                 let flow = commands::run(st, spec, args, out);
@@ -552,6 +573,10 @@ impl Conn {
                 self.blocked = st.session.take_blocked().map(|t| (t, discard));
                 Flow::Continue
             }
+            Outcome::Rejected => {
+                ran = Ran::Rejected;
+                Flow::Continue
+            }
             _ => Flow::Continue,
         };
         if discard {
@@ -563,7 +588,7 @@ impl Conn {
         if std::mem::take(&mut self.st.skip_armed) {
             self.st.skip_next = true;
         }
-        flow
+        (flow, ran)
     }
 
     /// Waits for a blocked command's reply (served by a write, its timeout, or CLIENT UNBLOCK)

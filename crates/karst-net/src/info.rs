@@ -228,15 +228,16 @@ fn section_text(shared: &Shared, section: &str, out: &mut String) {
                     counters.iter().map(|c| f(c).get(i).map_or(0, LoopCounter::get)).sum()
                 };
                 let calls = sum(|c| &c.calls);
-                if calls == 0 {
+                let rejected = sum(|c| &c.rejected);
+                if calls == 0 && rejected == 0 {
                     continue;
                 }
                 let usec = sum(|c| &c.usec);
                 let failed = sum(|c| &c.failed);
-                let per = usec as f64 / calls as f64;
+                let per = if calls == 0 { 0.0 } else { usec as f64 / calls as f64 };
                 let _ = write!(
                     out,
-                    "cmdstat_{}:calls={calls},usec={usec},usec_per_call={per:.2},rejected_calls=0,failed_calls={failed}\r\n",
+                    "cmdstat_{}:calls={calls},usec={usec},usec_per_call={per:.2},rejected_calls={rejected},failed_calls={failed}\r\n",
                     spec.name
                 );
             }

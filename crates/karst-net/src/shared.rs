@@ -57,7 +57,7 @@ impl Stats {
         self.errors.lock().clear();
         for c in self.commands.lock().iter() {
             c.commands.reset();
-            for a in c.calls.iter().chain(c.usec.iter()).chain(c.failed.iter()) {
+            for a in c.calls.iter().chain(&c.usec).chain(&c.failed).chain(&c.rejected) {
                 a.reset();
             }
         }
@@ -102,8 +102,9 @@ impl LoopCounter {
     }
 }
 
-/// One loop thread's counters: commands processed, and calls, microseconds and error replies per
-/// command, indexed like `karst_store::commands()`. Each loop thread has its own set, written
+/// One loop thread's counters: commands processed, and per command (indexed like
+/// `karst_store::commands()`) calls, microseconds, calls that replied an error and calls refused
+/// before running. Each loop thread has its own set, written
 /// only by that thread, so no counter is shared between threads on the hot path.
 #[derive(Debug)]
 pub struct CommandCounters {
@@ -111,6 +112,7 @@ pub struct CommandCounters {
     pub calls: Vec<LoopCounter>,
     pub usec: Vec<LoopCounter>,
     pub failed: Vec<LoopCounter>,
+    pub rejected: Vec<LoopCounter>,
 }
 
 impl CommandCounters {
@@ -122,6 +124,7 @@ impl CommandCounters {
             calls: zeros(),
             usec: zeros(),
             failed: zeros(),
+            rejected: zeros(),
         }
     }
 }

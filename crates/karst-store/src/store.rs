@@ -31,6 +31,11 @@ pub enum Outcome {
     /// A blocking command waits (nothing was written): its ticket is in the session
     /// ([`Session::take_blocked`]); the caller runs nothing else of this client until it answers.
     Blocked,
+    /// Refused before it ran, with the error in the output: an unknown command, a wrong number
+    /// of arguments, or a write over `maxmemory`. Redis counts these as a command's
+    /// `rejected_calls` (INFO commandstats), not as calls, and not in
+    /// `total_commands_processed`.
+    Rejected,
 }
 
 /// Settings of a new store; see [`Store::builder`].
@@ -697,12 +702,12 @@ impl Store {
         };
         let Some(spec) = spec else {
             unknown_command(name, args, out);
-            return Outcome::Done;
+            return Outcome::Rejected;
         };
         let n = args.len() as i32;
         if (spec.arity > 0 && n != spec.arity) || n < -spec.arity {
             wrong_arity(spec.name, out);
-            return Outcome::Done;
+            return Outcome::Rejected;
         }
         match spec.handler {
             Handler::Store(run) => {
@@ -725,7 +730,7 @@ impl Store {
                         .map(|k| self.shard_of(self.hash(k)));
                     if !self.make_room(near) && spec.flags.has(Flags::DENYOOM) {
                         out.error(Error::OutOfMemory.text().as_ref());
-                        return Outcome::Done;
+                        return Outcome::Rejected;
                     }
                 }
                 run(self, session, args, out);
@@ -805,7 +810,7 @@ impl Store {
                     out.raw().extend_from_slice(&ticket.wait());
                 }
             }
-            Outcome::Done => {}
+            Outcome::Done | Outcome::Rejected => {}
         }
         let bytes = out.take();
         match ReplyParser::default().parse_slice(&bytes) {

@@ -173,3 +173,37 @@ fn memory_usage_counts_the_value_and_the_ttl() {
     }
     assert!(usage("h") > one + 200 * 10, "{one} {}", usage("h"));
 }
+
+/// What Redis counts as a command's `rejected_calls` comes back as `Outcome::Rejected` with the
+/// error written: an unknown name, a wrong number of arguments, a write refused over
+/// maxmemory. A command that runs and fails (WRONGTYPE, not an integer) is `Done`.
+#[test]
+fn refusals_before_running_are_rejected() {
+    use karst_resp::{Args, Output, Protocol};
+    use karst_store::{Outcome, Session};
+    let (s, _) = store();
+    let dispatch = |line: &str| {
+        let args: Vec<Bytes> =
+            line.split(' ').map(|a| Bytes::copy_from_slice(a.as_bytes())).collect();
+        let mut out = Output::new(Protocol::Resp2);
+        let outcome = s.dispatch(&mut Session::new(), Args::from_slice(&args), &mut out);
+        (matches!(outcome, Outcome::Rejected), String::from_utf8_lossy(&out.take()).into_owned())
+    };
+    assert_eq!(dispatch("SET k v"), (false, "+OK\r\n".into()));
+    let (rejected, reply) = dispatch("NOSUCH k");
+    assert!(rejected && reply.starts_with("-ERR unknown command 'NOSUCH'"), "{reply}");
+    assert_eq!(
+        dispatch("GET"),
+        (true, "-ERR wrong number of arguments for 'get' command\r\n".into())
+    );
+    assert_eq!(
+        dispatch("INCR k"),
+        (false, "-ERR value is not an integer or out of range\r\n".into())
+    );
+    assert!(dispatch("LPUSH k x").1.starts_with("-WRONGTYPE"));
+    assert!(!dispatch("LPUSH k x").0);
+    s.set_maxmemory(1);
+    let (rejected, reply) = dispatch("SET k2 v");
+    assert!(rejected && reply.starts_with("-OOM"), "{reply}");
+    assert_eq!(dispatch("GET k"), (false, "$1\r\nv\r\n".into()));
+}
