@@ -35,6 +35,7 @@ fuzz_target!(|data: &[u8]| {
         let bytes = out.take();
         match outcome {
             Outcome::Connection(_) => assert!(bytes.is_empty(), "handed back, yet replied"),
+            Outcome::Rejected => assert!(bytes.starts_with(b"-"), "{args:?}: rejected, no error"),
             _ if args.is_empty() || args[0].is_empty() && bytes.is_empty() => {}
             _ => {
                 let parsed = ReplyParser::default().parse_slice(&bytes);

@@ -110,7 +110,7 @@ impl<T: Keyed> Dense<T> {
         let item = self.items.get_mut(i)?;
         let before = item.heap();
         let r = f(item);
-        self.heap = self.heap - before + item.heap();
+        self.heap = self.heap.saturating_sub(before) + item.heap();
         Some(r)
     }
 
@@ -126,7 +126,7 @@ impl<T: Keyed> Dense<T> {
             self.index.repoint(self.hash(moved.key()), last as u32, i as u32);
         }
         let item = self.items.swap_remove(i);
-        self.heap -= item.heap();
+        self.heap = self.heap.saturating_sub(item.heap());
         Some(item)
     }
 
