@@ -18,7 +18,7 @@ use tokio::net::TcpStream;
 
 use crate::commands;
 use crate::config::OutputLimit;
-use crate::shared::{ClientInfo, CommandCounters, Shared, command_index};
+use crate::shared::{ClientInfo, CommandCounters, LoopCounter, Shared, command_index};
 
 /// Read buffer: initial size, and the spare room kept before each read.
 const READ_CHUNK: usize = 16 * 1024;
@@ -370,27 +370,25 @@ impl Conn {
             }
             // As Redis counts: a command refused before it ran is one of its `rejected_calls`,
             // not a call, takes no time and is not in `total_commands_processed`.
-            let c = &self.counters;
-            match index {
-                Some(i) if ran == Ran::Yes => {
-                    timing.last_index = Some(i);
-                    c.commands.add(1);
-                    if let Some(calls) = c.calls.get(i) {
-                        calls.add(1);
-                    }
-                    if error && let Some(failed) = c.failed.get(i) {
-                        failed.add(1);
-                    }
-                }
-                Some(i) => {
-                    timing.last_index = Some(i);
-                    if let Some(rejected) = c.rejected.get(i) {
-                        rejected.add(1);
-                    }
-                }
-                None => {}
-            }
             let timed = if ran == Ran::Yes { index } else { None };
+            if let Some(i) = index {
+                timing.last_index = Some(i);
+                let c = &self.counters;
+                let bump = |per_command: &[LoopCounter]| {
+                    if let Some(n) = per_command.get(i) {
+                        n.add(1);
+                    }
+                };
+                if timed.is_none() {
+                    bump(&c.rejected);
+                } else {
+                    c.commands.add(1);
+                    bump(&c.calls);
+                    if error {
+                        bump(&c.failed);
+                    }
+                }
+            }
             if fast {
                 self.fast_run.push((pos, timed));
             } else {
@@ -423,10 +421,10 @@ impl Conn {
     /// Before request `pos` of the batch runs: the prefetch stages of requests ahead (see
     /// [`Store::prefetch`]). `since` is the request before which prefetching began in this run
     /// of the batch (the first one whose next request was a lookup on the kept shard): then
-    /// the next [`PREFETCH_AHEAD`] requests get their first stage at once. After that, each request gets
-    /// a stage every [`PREFETCH_GAP`] requests, the last one that many before it runs, and only
-    /// when the stage before was issued that long ago: a stage run sooner would wait for the
-    /// load it should overlap.
+    /// the next [`PREFETCH_AHEAD`] requests get their first stage at once. After that, each
+    /// request gets a stage every [`PREFETCH_GAP`] requests, the last one that many before it
+    /// runs, and only when the stage before was issued that long ago: a stage run sooner would
+    /// wait for the load it should overlap.
     #[inline]
     fn prefetch_ahead(&self, batch: &Batch, pos: usize, since: &mut Option<usize>) {
         if batch.len() <= pos + 1 {

@@ -114,6 +114,19 @@ impl<T: Keyed> Dense<T> {
         Some(r)
     }
 
+    /// One step of a scan (HSCAN, SSCAN): up to `count` items from `cursor` down, highest
+    /// position first, and the cursor to continue from (0: done). Positions are walked downwards
+    /// from the top (cursor 0 starts at the top; a cursor `c` means positions below `c` remain):
+    /// a removal moves the last item into the hole, so an item present for the whole scan is
+    /// either below the cursor or already returned; new items go on top and may be missed, as
+    /// SCAN allows.
+    pub(super) fn scan(&self, cursor: u64, count: usize) -> (impl Iterator<Item = &T>, u64) {
+        let n = self.items.len();
+        let top = if cursor == 0 { n } else { usize::try_from(cursor).map_or(n, |c| c.min(n)) };
+        let bottom = top.saturating_sub(count.max(1));
+        (self.items.get(bottom..top).unwrap_or_default().iter().rev(), bottom as u64)
+    }
+
     /// Removes the item at position `i`, moving the last item into its place.
     pub(super) fn remove_at(&mut self, i: usize) -> Option<T> {
         let h = self.hash(self.items.get(i)?.key());

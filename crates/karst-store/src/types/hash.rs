@@ -305,11 +305,8 @@ impl Hash {
     }
 
     /// One HSCAN step: pairs pushed to `out`, and the cursor to continue from (0: done). A
-    /// listpack gives everything at once (as Redis). A hashtable is walked by position
-    /// downwards from the top (cursor 0 starts at the top; a cursor `c` means positions below
-    /// `c` remain): a removal moves the last pair into the hole, so a pair present for the
-    /// whole scan is either below the cursor or already returned; new pairs go on top and may
-    /// be missed, as HSCAN allows. The large set's SSCAN works the same way.
+    /// listpack gives everything at once (as Redis); a hashtable up to `count` pairs by
+    /// position, downwards (see [`Dense::scan`] for what the cursor guarantees).
     pub(crate) fn scan<'a>(
         &'a self,
         cursor: u64,
@@ -320,11 +317,9 @@ impl Hash {
             out.extend(self.iter());
             return 0;
         };
-        let n = t.len();
-        let top = if cursor == 0 { n } else { usize::try_from(cursor).map_or(n, |c| c.min(n)) };
-        let bottom = top.saturating_sub(count.max(1));
-        out.extend(t.items().get(bottom..top).unwrap_or_default().iter().rev().map(|b| split(b)));
-        bottom as u64
+        let (pairs, next) = t.scan(cursor, count);
+        out.extend(pairs.map(|b| split(b)));
+        next
     }
 }
 

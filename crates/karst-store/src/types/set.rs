@@ -610,24 +610,17 @@ impl Set {
         }
     }
 
-    /// One SSCAN step over the hash table: up to `count` positions from `cursor` down, each
-    /// member given to `f`. Positions are walked downwards from the top (cursor 0 starts at the
-    /// top; a cursor `c` means positions below `c` remain): removal moves the last member into
-    /// the hole, so a member present for the whole scan is either below the cursor or already
-    /// returned; new members go on top and may be missed, as SCAN allows. A compact set gives
-    /// every member and cursor 0.
+    /// One SSCAN step: up to `count` members of the hash table from `cursor` down, each given
+    /// to `f` (see [`Dense::scan`] for what the cursor guarantees). A compact set gives every
+    /// member and cursor 0.
     pub(crate) fn scan(&self, cursor: u64, count: usize, mut f: impl FnMut(Elem<'_>)) -> ScanNext {
         let Repr::Table(t) = &self.repr else {
             self.iter().for_each(f);
             return ScanNext(0);
         };
-        let n = t.len();
-        let top = if cursor == 0 { n } else { usize::try_from(cursor).map_or(n, |c| c.min(n)) };
-        let bottom = top.saturating_sub(count.max(1));
-        for m in t.items().get(bottom..top).unwrap_or_default().iter().rev() {
-            f(Elem::Bytes(m.bytes()));
-        }
-        ScanNext(bottom as u64)
+        let (members, next) = t.scan(cursor, count);
+        members.for_each(|m| f(Elem::Bytes(m.bytes())));
+        ScanNext(next)
     }
 }
 
