@@ -209,7 +209,8 @@ if __name__ == "__main__":
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--threads", type=int, default=0, help="karst loop threads (default: one per core)")
     ap.add_argument("--thread-model", default="", help="karst thread model: reuseport or shared")
-    ap.add_argument("--svg", default=os.path.join(ROOT, "docs", "bench-server.svg"))
+    ap.add_argument("--svg", help="also draw the results as an SVG chart at this path "
+                    "(docs/bench-server.svg is the chart of the default run)")
     ap.add_argument("--tests", type=lambda v: v.lower().split(","), default=["set", "get"],
                     help="redis-benchmark tests, comma-separated (default set,get)")
     ap.add_argument("--depths", type=lambda v: [int(d) for d in v.split(",")], default=[1, 16, 64],
