@@ -28,6 +28,11 @@ const READ_CHUNK: usize = 16 * 1024;
 const DEFAULT_OUTPUT_PAUSE: usize = 8 * 1024 * 1024;
 /// Buffers larger than this are dropped once empty (see `Conn::shrink`).
 const SHRINK_ABOVE: usize = 64 * 1024;
+/// Replies up to this size wait for the loop thread's other ready connections before they are
+/// written (see `serve`). Larger ones are written at once, while they are still in cache: a
+/// large reply pays for its client's wake-up many times over, and fifty deferred 100 KB replies
+/// would not stay in any cache (LRANGE_100 at -P 16 measured the same either way).
+const DEFER_WRITE_MAX: usize = 16 * 1024;
 /// How long a shutdown waits for a client to take its last replies.
 const SHUTDOWN_FLUSH: Duration = Duration::from_secs(2);
 /// How many requests ahead of the running one a prefetch begins, and how many requests apart
@@ -265,7 +270,7 @@ impl Conn {
             // Write after the thread's other ready connections have run, as Redis writes its
             // replies before it sleeps: the client is then woken once for a burst of replies, not
             // once per connection (each wake-up of a sleeping client is an interrupt to its CPU).
-            if !self.out.is_empty() {
+            if !self.out.is_empty() && self.out.len() <= DEFER_WRITE_MAX {
                 behind_ready_connections().await;
             }
             self.flush().await?;
