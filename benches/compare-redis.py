@@ -10,7 +10,7 @@ lpush,rpop,sadd,hset,zadd,lrange_100) and depth (1, 16, 64 by default), interlea
 (redis, karst, redis, karst, ...),
 REPS times each. Reports the median ops/s, p50/p99 latency and each server's CPU time per
 request (utime+stime from /proc/PID/stat before and after each run), prints a markdown table
-with karst/redis ratios, and writes an SVG chart.
+with karst/redis ratios, and with --svg PATH writes an SVG chart.
 
 LRANGE_100 is run as redis-benchmark's custom command `LRANGE mylist 0 99` after an unmeasured
 LPUSH fill, so its CPU figure counts LRANGE alone (`-t lrange_100` would fold the fill in).

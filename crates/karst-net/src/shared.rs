@@ -104,8 +104,8 @@ impl LoopCounter {
 
 /// One loop thread's counters: commands processed, and per command (indexed like
 /// `karst_store::commands()`) calls, microseconds, calls that replied an error and calls refused
-/// before running. Each loop thread has its own set, written
-/// only by that thread, so no counter is shared between threads on the hot path.
+/// before running. Each loop thread has its own set, written only by that thread, so no counter
+/// is shared between threads on the hot path.
 #[derive(Debug)]
 pub struct CommandCounters {
     pub commands: LoopCounter,

@@ -162,11 +162,15 @@ impl<T: Keyed> Dense<T> {
     /// Bytes held: the table, the vector, the index and the items' own allocations, each in its
     /// size class.
     pub(super) fn cost(&self) -> usize {
+        self.tables_cost() + self.heap
+    }
+
+    /// Bytes of the table itself, its vector and its index, without the items' allocations.
+    fn tables_cost(&self) -> usize {
         let class = |n: usize| if n == 0 { 0 } else { size_class(n) };
         size_class(std::mem::size_of::<Dense<T>>())
             + class(self.items.capacity() * std::mem::size_of::<T>())
             + class(self.index.allocation_size())
-            + self.heap
     }
 
     /// One stage of loading what a lookup of key `k` will read (see [`Prefetch`]).
@@ -183,11 +187,7 @@ impl<T: Keyed> Dense<T> {
         for (i, t) in self.items.iter().enumerate() {
             assert_eq!(self.position(t.key()), Some(i));
         }
-        let class = |n: usize| if n == 0 { 0 } else { size_class(n) };
-        size_class(std::mem::size_of::<Dense<T>>())
-            + class(self.items.capacity() * std::mem::size_of::<T>())
-            + class(self.index.allocation_size())
-            + self.items.iter().map(Keyed::heap).sum::<usize>()
+        self.tables_cost() + self.items.iter().map(Keyed::heap).sum::<usize>()
     }
 }
 
@@ -195,7 +195,7 @@ impl<T: Keyed> Dense<T> {
 mod tests {
     use super::*;
 
-    /// An item whose key is its first byte string and whose heap is its length's size class.
+    /// An item that is its own key, and whose heap is its capacity's size class.
     #[derive(Clone, Debug, PartialEq)]
     struct Item(Vec<u8>);
 

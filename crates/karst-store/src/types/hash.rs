@@ -3,8 +3,8 @@
 //! - `listpack`: a [`Packed`] run of field, value, field, value… in insertion order (a
 //!   replaced value keeps its place, as in Redis). Lookups walk the run; it stays small.
 //! - `hashtable`: the pairs in a dense vector, one boxed allocation per pair,
-//!   `varint(field length) field value`, and a table of their positions by field hash: the
-//!   large set's [`Dense`] table. A field costs its 16-byte pointer, a 6-byte
+//!   `varint(field length) field value`, and a table of their positions by field hash (a
+//!   [`Dense`] table, as the large set's). A field costs its 16-byte pointer, a 6-byte
 //!   slot at 3/8 to 3/4 full and its pair's allocation; Redis spends a 24-byte `dictEntry`,
 //!   two sds allocations and an 8-byte bucket. The dense vector makes a random field O(1) and
 //!   even (HRANDFIELD) and gives HSCAN a cursor that survives growth and removals (see
@@ -126,14 +126,11 @@ fn table_set(t: &mut Table, f: &[u8], v: &[u8]) -> Set {
     let h = t.hash(f);
     if let Some(i) = t.position_hashed(h, f) {
         t.update(i, |slot| {
-            let flen = slot.len() - split(slot).1.len();
-            if slot.len() - flen == v.len() {
+            let at = slot.len() - split(slot).1.len();
+            match slot.get_mut(at..) {
                 // Same length: overwrite the value in place.
-                if let Some(dst) = slot.get_mut(flen..) {
-                    dst.copy_from_slice(v);
-                }
-            } else {
-                *slot = pair(f, v);
+                Some(old) if old.len() == v.len() => old.copy_from_slice(v),
+                _ => *slot = pair(f, v),
             }
         });
         return Set::Updated;
