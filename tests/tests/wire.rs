@@ -333,6 +333,11 @@ fn config_get_set() {
     w.expect(b"-ERR The server is running without a config file\r\n");
     w.cmd(&["CONFIG", "BOGUS"]);
     w.expect(b"-ERR unknown subcommand 'BOGUS'. Try CONFIG HELP.\r\n");
+    // As redis-server 7.0: an exact name is echoed as spelled, once; a pattern lists names.
+    w.cmd(&["CONFIG", "GET", "MaxMemory", "maxmemory"]);
+    w.expect(b"*2\r\n$9\r\nMaxMemory\r\n$9\r\n104857600\r\n");
+    w.cmd(&["CONFIG", "SET", "timeout", "5", "maxmemory"]);
+    w.expect(b"-ERR syntax error\r\n");
 }
 
 #[test]
@@ -387,10 +392,19 @@ fn server_commands() {
         matches!(&info[0], Frame::Array(e) if e.len() == 10 && text(&e[0]) == "ping" && e[1] == Frame::Integer(-1))
     );
     assert!(info[1].is_null());
-    w.cmd(&["COMMAND", "GETKEYS", "nosuch"]);
+    // Replies and their order of checks as redis-server 7.0 gives them: the command, whether it
+    // has keys, its arity (GETKEYS itself takes at least the command and one argument).
+    w.cmd(&["COMMAND", "GETKEYS", "nosuch", "a"]);
     w.expect(b"-ERR Invalid command specified\r\n");
-    w.cmd(&["COMMAND", "GETKEYS", "ping"]);
+    w.cmd(&["COMMAND", "GETKEYS", "ping", "x"]);
     w.expect(b"-ERR The command has no key arguments\r\n");
+    w.cmd(&["COMMAND", "GETKEYS", "get", "a", "b"]);
+    w.expect(b"-ERR Invalid number of arguments specified for command\r\n");
+    w.cmd(&["COMMAND", "GETKEYS", "get"]);
+    w.expect(b"-ERR wrong number of arguments for 'command|getkeys' command\r\n");
+    let keys = w.call(&["COMMAND", "GETKEYSANDFLAGS", "get", "a"]);
+    let flags = Frame::Array(vec![Frame::simple("RO"), Frame::simple("access")]);
+    assert_eq!(keys, Frame::Array(vec![Frame::Array(vec![Frame::bulk("a"), flags])]));
     if karst_store::lookup(b"mset").is_some() {
         let keys = w.call(&["COMMAND", "GETKEYS", "MSET", "a", "1", "b", "2"]);
         assert_eq!(keys, Frame::Array(vec![Frame::bulk("a"), Frame::bulk("b")]));
@@ -474,6 +488,20 @@ fn unknown_commands_get_redis_errors() {
     w.expect(b"-ERR unknown command 'NOSUCH', with args beginning with: 'a' 'b' \r\n");
     w.cmd(&["ECHO"]);
     w.expect(b"-ERR wrong number of arguments for 'echo' command\r\n");
+    // As Redis: the quoted arguments stop once they reach 128 bytes, the last one cut to fit.
+    let long = "x".repeat(125);
+    w.cmd(&["NOSUCH", &long, "yyyy", "z"]);
+    w.expect(
+        format!("-ERR unknown command 'NOSUCH', with args beginning with: '{long}' \r\n")
+            .as_bytes(),
+    );
+    let first = "a".repeat(100);
+    w.cmd(&["NOSUCH", &first, "bcdefghijklmnopqrstuvwxyz0123456789"]);
+    w.expect(format!("-ERR unknown command 'NOSUCH', with args beginning with: '{first}' 'bcdefghijklmnopqrstuvwxyz' \r\n").as_bytes());
+    // A subcommand is cut to 128 bytes.
+    let sub = "S".repeat(200);
+    w.cmd(&["CLIENT", &sub]);
+    w.expect(format!("-ERR unknown subcommand '{}'. Try CLIENT HELP.\r\n", &sub[..128]).as_bytes());
 }
 
 #[test]

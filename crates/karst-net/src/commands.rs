@@ -63,7 +63,7 @@ fn parse_i64(arg: Option<&[u8]>) -> Option<i64> {
 }
 
 fn unknown_subcommand(args: Args<'_>, cmd: &str, out: &mut Output) {
-    out.error(format!("ERR unknown subcommand '{}'. Try {cmd} HELP.", text(args.get(1))));
+    out.error(karst_store::unknown_subcommand(cmd, args.get(1).unwrap_or_default()));
 }
 
 fn wrong_arity(name: &str, out: &mut Output) {
@@ -256,7 +256,7 @@ const CLIENT_HELP: &[&str] = &[
     "NO-TOUCH (ON|OFF)",
     "UNPAUSE",
     "HELP",
-    "    Print this help.",
+    "    Prints this help.",
 ];
 
 fn client(st: &mut ConnState, args: Args<'_>, out: &mut Output) -> Flow {
@@ -579,7 +579,7 @@ const CONFIG_HELP: &[&str] = &[
     "REWRITE",
     "    Rewrite the configuration file.",
     "HELP",
-    "    Print this help.",
+    "    Prints this help.",
 ];
 
 fn config_cmd(st: &mut ConnState, args: Args<'_>, out: &mut Output) {
@@ -587,18 +587,30 @@ fn config_cmd(st: &mut ConnState, args: Args<'_>, out: &mut Output) {
     match sub.as_slice() {
         b"GET" if args.len() >= 3 => {
             let config = st.shared.config.read();
-            let mut found: Vec<(&str, String)> = Vec::new();
+            let mut found: Vec<(String, String)> = Vec::new();
+            let mut add = |name: String, value: String| {
+                if !found.iter().any(|(n, _)| n.eq_ignore_ascii_case(&name)) {
+                    found.push((name, value));
+                }
+            };
             for pattern in args.iter().skip(2) {
+                // As Redis: a name without a glob character is looked up (case aside) and
+                // echoed as the client spelled it; a pattern lists the names it matches.
+                if !pattern.iter().any(|c| b"*?[".contains(c)) {
+                    let name = String::from_utf8_lossy(pattern);
+                    if let Some(o) = config::option(&name) {
+                        add(name.into_owned(), o.get(&config));
+                    }
+                    continue;
+                }
                 let names = OPTIONS.iter().map(|o| (o.name, o)).chain(
                     ALIASES
                         .iter()
                         .filter_map(|&(alias, name)| Some((alias, config::option(name)?))),
                 );
                 for (name, o) in names {
-                    if glob_match(pattern, name.as_bytes(), true)
-                        && !found.iter().any(|(n, _)| *n == name)
-                    {
-                        found.push((name, o.get(&config)));
+                    if glob_match(pattern, name.as_bytes(), true) {
+                        add(name.to_owned(), o.get(&config));
                     }
                 }
             }
@@ -610,6 +622,7 @@ fn config_cmd(st: &mut ConnState, args: Args<'_>, out: &mut Output) {
             }
         }
         b"SET" if args.len() >= 4 && args.len() % 2 == 0 => config_set(st, args, out),
+        b"SET" if args.len() >= 4 => out.error("ERR syntax error"),
         b"RESETSTAT" if args.len() == 2 => {
             st.shared.stats.reset();
             st.shared.slowlog.lock().clear();
@@ -724,7 +737,7 @@ fn slowlog(st: &mut ConnState, args: Args<'_>, out: &mut Output) {
                 "RESET",
                 "    Reset the slowlog.",
                 "HELP",
-                "    Print this help.",
+                "    Prints this help.",
             ],
         ),
         (b"GET" | b"LEN" | b"RESET" | b"HELP", _) => wrong_arity(
@@ -795,15 +808,10 @@ fn command_entry(spec: &CommandSpec, out: &mut Output) {
     out.set(0); // tips
     if spec.first_key > 0 {
         // One key spec: keys from `first_key` to `last_key` (relative, -1 = last), every `step`.
-        out.array(1);
+        out.set(1);
         out.map(3);
         out.bulk("flags");
-        let rw: &[&str] =
-            if spec.flags.has(Flags::WRITE) { &["RW", "UPDATE"] } else { &["RO", "ACCESS"] };
-        out.set(rw.len());
-        for f in rw {
-            out.simple(f);
-        }
+        key_flags(spec, out);
         out.bulk("begin_search");
         out.map(2);
         out.bulk("type");
@@ -829,9 +837,21 @@ fn command_entry(spec: &CommandSpec, out: &mut Output) {
         out.bulk("limit");
         out.integer(0);
     } else {
-        out.array(0);
+        out.set(0);
     }
-    out.array(0); // subcommands
+    out.set(0); // subcommands
+}
+
+/// The flags of a command's key specification, as a set: `RW access update` for a write
+/// command, `RO access` for a read. (Redis refines them per command: `OW` for SET's overwrite,
+/// `RM delete` for DEL, `insert` for LPUSH; karst's table records only read or write.)
+fn key_flags(spec: &CommandSpec, out: &mut Output) {
+    let flags: &[&str] =
+        if spec.flags.has(Flags::WRITE) { &["RW", "access", "update"] } else { &["RO", "access"] };
+    out.set(flags.len());
+    for f in flags {
+        out.simple(f);
+    }
 }
 
 fn command(args: Args<'_>, out: &mut Output) {
@@ -858,7 +878,7 @@ fn command(args: Args<'_>, out: &mut Output) {
             for name in args.iter().skip(2) {
                 match lookup(name) {
                     Some(spec) => command_entry(spec, out),
-                    None => out.null_array(),
+                    None => out.null(),
                 }
             }
         }
@@ -905,11 +925,15 @@ fn command(args: Args<'_>, out: &mut Output) {
                 out.bulk(n);
             }
         }
-        b"GETKEYS" | b"GETKEYSANDFLAGS" if args.len() >= 3 => {
+        b"GETKEYS" | b"GETKEYSANDFLAGS" if args.len() >= 4 => {
             let with_flags = sub == b"GETKEYSANDFLAGS";
+            // Redis's order: the command, whether it has keys at all, then its arity.
             let Some(spec) = args.get(2).and_then(lookup) else {
                 return out.error("ERR Invalid command specified");
             };
+            if spec.first_key == 0 && !spec.flags.has(Flags::MOVABLEKEYS) {
+                return out.error("ERR The command has no key arguments");
+            }
             let argc = (args.len() - 2) as i32;
             if (spec.arity > 0 && argc != spec.arity) || argc < -spec.arity {
                 return out.error("ERR Invalid number of arguments specified for command");
@@ -927,8 +951,7 @@ fn command(args: Args<'_>, out: &mut Output) {
                 if with_flags {
                     out.array(2);
                     out.bulk(key);
-                    out.set(1);
-                    out.simple(if spec.flags.has(Flags::WRITE) { "RW" } else { "RO" });
+                    key_flags(spec, out);
                 } else {
                     out.bulk(key);
                 }
@@ -953,7 +976,7 @@ fn command(args: Args<'_>, out: &mut Output) {
                 "GETKEYSANDFLAGS <full-command>",
                 "    Return the keys and the access flags from a full command.",
                 "HELP",
-                "    Print this help.",
+                "    Prints this help.",
             ],
         ),
         b"COUNT" | b"GETKEYS" | b"GETKEYSANDFLAGS" | b"HELP" => wrong_arity(

@@ -81,3 +81,10 @@ impl std::error::Error for Error {}
 
 /// Result of an engine operation.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Redis's reply to a subcommand `cmd` does not have: `ERR unknown subcommand 'x'. Try CMD
+/// HELP.`, with the subcommand cut to 128 bytes as Redis cuts it.
+pub fn unknown_subcommand(cmd: &str, sub: &[u8]) -> String {
+    let sub = String::from_utf8_lossy(sub.get(..128).unwrap_or(sub));
+    format!("ERR unknown subcommand '{sub}'. Try {cmd} HELP.")
+}

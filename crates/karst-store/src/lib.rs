@@ -83,7 +83,7 @@ pub use api::SetOptions;
 pub use blocking::{Blocked, Unblocker};
 pub use clock::{Clock, MockClock, SystemClock};
 pub use command::{CommandSpec, Flags, Handler, commands, lookup};
-pub use error::{Error, Result};
+pub use error::{Error, Result, unknown_subcommand};
 pub use karst_resp::Frame;
 pub use policy::{Policy, UnknownPolicy};
 pub use session::Session;

@@ -848,16 +848,22 @@ pub(crate) fn wrong_arity(name: &str, out: &mut Output) {
     raw.extend_from_slice(b"' command\r\n");
 }
 
-/// `ERR unknown command 'x', with args beginning with: 'a' 'b' `
+/// `ERR unknown command 'x', with args beginning with: 'a' 'b' `. As Redis: the name is cut
+/// to 128 bytes, and the arguments are quoted one after another until their list reaches 128
+/// bytes, the last one cut to what is left of those 128.
 fn unknown_command(name: &[u8], args: Args<'_>, out: &mut Output) {
-    let mut msg = String::from("ERR unknown command '");
-    msg.push_str(&String::from_utf8_lossy(name.get(..128).unwrap_or(name)));
-    msg.push_str("', with args beginning with: ");
+    const CAP: usize = 128;
+    let mut list = Vec::new();
     for arg in args.iter().skip(1) {
-        msg.push('\'');
-        msg.push_str(&String::from_utf8_lossy(arg.get(..128).unwrap_or(arg)));
-        msg.push_str("' ");
+        let Some(room) = CAP.checked_sub(list.len()).filter(|&r| r > 0) else { break };
+        list.push(b'\'');
+        list.extend_from_slice(arg.get(..room).unwrap_or(arg));
+        list.extend_from_slice(b"' ");
     }
+    let mut msg = b"ERR unknown command '".to_vec();
+    msg.extend_from_slice(name.get(..CAP).unwrap_or(name));
+    msg.extend_from_slice(b"', with args beginning with: ");
+    msg.extend_from_slice(&list);
     out.error(msg);
 }
 

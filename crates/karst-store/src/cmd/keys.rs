@@ -586,7 +586,7 @@ fn object(store: &Store, s: &mut Session, args: Args<'_>, out: &mut Output) {
             "    Return the number of references of the value associated with the specified",
             "    <key>.",
             "HELP",
-            "    Print this help.",
+            "    Prints this help.",
         ];
         out.array(lines.len());
         for l in lines {
@@ -595,13 +595,7 @@ fn object(store: &Store, s: &mut Session, args: Args<'_>, out: &mut Output) {
         return;
     }
     let Some(name) = known.iter().find(|k| is(sub, k)) else {
-        return err(
-            out,
-            Error::Other(format!(
-                "ERR unknown subcommand '{}'. Try OBJECT HELP.",
-                String::from_utf8_lossy(sub.get(..128).unwrap_or(sub))
-            )),
-        );
+        return err(out, Error::Other(crate::error::unknown_subcommand("OBJECT", sub)));
     };
     if args.len() != 3 {
         return err(

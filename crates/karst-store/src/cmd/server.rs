@@ -62,13 +62,7 @@ fn lastsave(store: &Store, _: &mut Session, _: Args<'_>, out: &mut Output) {
 fn memory(store: &Store, s: &mut Session, args: Args<'_>, out: &mut Output) {
     let sub = arg(&args, 1);
     if !is(sub, "usage") {
-        return err(
-            out,
-            Error::Other(format!(
-                "ERR unknown subcommand '{}'. Try MEMORY HELP.",
-                String::from_utf8_lossy(sub.get(..128).unwrap_or(sub))
-            )),
-        );
+        return err(out, Error::Other(crate::error::unknown_subcommand("MEMORY", sub)));
     }
     if args.len() < 3 {
         return crate::store::wrong_arity("memory|usage", out);
