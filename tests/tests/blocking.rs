@@ -60,8 +60,10 @@ fn timeouts_reply_null_in_resp2_and_resp3() {
     let mut w = server.wire();
     w.cmd(&["BLPOP", "nosuch", "0.01"]);
     w.expect(b"*-1\r\n");
+    // As redis-server 7.0: a null array for every blocked client whose time runs out, BLMOVE's
+    // too (whose immediate reply, where it may not block, is a null bulk).
     w.cmd(&["BLMOVE", "nosuch", "d", "LEFT", "LEFT", "0.01"]);
-    w.expect(b"$-1\r\n");
+    w.expect(b"*-1\r\n");
     w.cmd(&["BZPOPMIN", "nosuch", "0.01"]);
     w.expect(b"*-1\r\n");
     w.call(&["HELLO", "3"]);
@@ -77,6 +79,39 @@ fn timeouts_reply_null_in_resp2_and_resp3() {
     w.expect(b"-ERR timeout is negative\r\n");
     w.cmd(&["BLPOP", "k", "abc"]);
     w.expect(b"-ERR timeout is not a float or out of range\r\n");
+}
+
+/// As redis-server 7.0 serves them: from the key that became ready, whatever the other keys
+/// hold; a key of another type leaves the client blocked; BLMOVE's destination of the wrong
+/// type is the client's error, at once, and the element stays.
+#[test]
+fn a_waiter_is_served_from_the_key_that_became_ready() {
+    let server = TestServer::start();
+    let mut admin = server.wire();
+    let mut list =
+        blocked(&server, &mut admin, &["BLMPOP", "0", "2", "k1", "k2", "LEFT", "COUNT", "2"]);
+    let mut zset = blocked(&server, &mut admin, &["BZPOPMIN", "z1", "z2", "0"]);
+    // The first keys change type while they wait (a call would have failed on them).
+    admin.call(&["SET", "k1", "s"]);
+    admin.call(&["SADD", "z1", "a"]);
+    // A string at k2 serves nobody; the list that replaces it does.
+    admin.call(&["SET", "k2", "s"]);
+    admin.call(&["DEL", "k2"]);
+    assert_eq!(admin.call(&["RPUSH", "k2", "x", "y", "z"]), Frame::Integer(3));
+    let popped = Frame::Array(vec![bulk("x"), bulk("y")]);
+    assert_eq!(list.frame(), Frame::Array(vec![bulk("k2"), popped]));
+    admin.call(&["ZADD", "z2", "1", "m"]);
+    assert_eq!(zset.frame(), Frame::Array(vec![bulk("z2"), bulk("m"), bulk("1")]));
+
+    let mut mover = blocked(&server, &mut admin, &["BLMOVE", "src", "dst", "LEFT", "LEFT", "0"]);
+    admin.call(&["SET", "dst", "s"]);
+    admin.call(&["RPUSH", "src", "e"]);
+    assert_eq!(
+        mover.frame(),
+        Frame::Error("WRONGTYPE Operation against a key holding the wrong kind of value".into())
+    );
+    assert_eq!(admin.call(&["LRANGE", "src", "0", "-1"]), Frame::Array(vec![bulk("e")]));
+    assert_eq!(blocked_clients(&mut admin), 0);
 }
 
 #[test]

@@ -338,6 +338,8 @@ fn config_get_set() {
     w.expect(b"*2\r\n$9\r\nMaxMemory\r\n$9\r\n104857600\r\n");
     w.cmd(&["CONFIG", "SET", "timeout", "5", "maxmemory"]);
     w.expect(b"-ERR syntax error\r\n");
+    w.cmd(&["CONFIG", "SET", "hash-max-listpack-entries", "-1"]);
+    w.expect(b"-ERR CONFIG SET failed (possibly related to argument 'hash-max-listpack-entries') - argument must be between 0 and 9223372036854775807 inclusive\r\n");
 }
 
 #[test]

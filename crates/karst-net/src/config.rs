@@ -435,7 +435,7 @@ pub static OPTIONS: &[ConfigOption] = &[
         help: "a hash keeps its compact (listpack) encoding up to this many fields",
         get: |c| c.encoding.hash_max_listpack_entries.to_string(),
         set: |c, v| {
-            c.encoding.hash_max_listpack_entries = parse_int(v)?;
+            c.encoding.hash_max_listpack_entries = parse_size(v)?;
             Ok(())
         },
     },
@@ -446,7 +446,7 @@ pub static OPTIONS: &[ConfigOption] = &[
         help: "... and while every field and value is at most this many bytes",
         get: |c| c.encoding.hash_max_listpack_value.to_string(),
         set: |c, v| {
-            c.encoding.hash_max_listpack_value = parse_int(v)?;
+            c.encoding.hash_max_listpack_value = parse_size(v)?;
             Ok(())
         },
     },
@@ -457,7 +457,7 @@ pub static OPTIONS: &[ConfigOption] = &[
         help: "a set of integers keeps its intset encoding up to this many members",
         get: |c| c.encoding.set_max_intset_entries.to_string(),
         set: |c, v| {
-            c.encoding.set_max_intset_entries = parse_int(v)?;
+            c.encoding.set_max_intset_entries = parse_size(v)?;
             Ok(())
         },
     },
@@ -468,7 +468,7 @@ pub static OPTIONS: &[ConfigOption] = &[
         help: "a set keeps its compact (listpack) encoding up to this many members",
         get: |c| c.encoding.set_max_listpack_entries.to_string(),
         set: |c, v| {
-            c.encoding.set_max_listpack_entries = parse_int(v)?;
+            c.encoding.set_max_listpack_entries = parse_size(v)?;
             Ok(())
         },
     },
@@ -479,7 +479,7 @@ pub static OPTIONS: &[ConfigOption] = &[
         help: "... and while every member is at most this many bytes",
         get: |c| c.encoding.set_max_listpack_value.to_string(),
         set: |c, v| {
-            c.encoding.set_max_listpack_value = parse_int(v)?;
+            c.encoding.set_max_listpack_value = parse_size(v)?;
             Ok(())
         },
     },
@@ -490,7 +490,7 @@ pub static OPTIONS: &[ConfigOption] = &[
         help: "a sorted set keeps its compact (listpack) encoding up to this many members",
         get: |c| c.encoding.zset_max_listpack_entries.to_string(),
         set: |c, v| {
-            c.encoding.zset_max_listpack_entries = parse_int(v)?;
+            c.encoding.zset_max_listpack_entries = parse_size(v)?;
             Ok(())
         },
     },
@@ -501,7 +501,7 @@ pub static OPTIONS: &[ConfigOption] = &[
         help: "... and while every member is at most this many bytes",
         get: |c| c.encoding.zset_max_listpack_value.to_string(),
         set: |c, v| {
-            c.encoding.zset_max_listpack_value = parse_int(v)?;
+            c.encoding.zset_max_listpack_value = parse_size(v)?;
             Ok(())
         },
     },
@@ -686,6 +686,16 @@ fn parse_bool(v: &str) -> Result<bool, String> {
 
 fn parse_int<T: std::str::FromStr>(v: &str) -> Result<T, String> {
     v.trim().parse().map_err(|_| "argument couldn't be parsed into an integer".to_string())
+}
+
+/// A count or size of Redis's `size_t` options: an integer from 0 to `i64::MAX`, with Redis's
+/// errors for text and for numbers out of that range.
+fn parse_size(v: &str) -> Result<usize, String> {
+    let n: i128 = parse_int(v)?;
+    match usize::try_from(n) {
+        Ok(n) if n as u64 <= i64::MAX as u64 => Ok(n),
+        _ => Err("argument must be between 0 and 9223372036854775807 inclusive".into()),
+    }
 }
 
 /// Parses a memory amount the way Redis does: a plain number of bytes, or a number with a unit

@@ -14,13 +14,15 @@
 //!
 //! After every WRITE command, if any client is blocked (one relaxed load), the keys the command
 //! wrote (its spec's key positions) are looked up in the registry. For each key with waiters,
-//! waiters are taken oldest first and their own command is run again in a session that may not
-//! block (Redis 7's "reprocess the command": BLPOP k1 k2 looks at its keys in order again). If it
-//! replies, the reply goes to the ticket, the waiter leaves every queue and is woken; the keys
-//! that command wrote (BLMOVE's destination) join the work list, so chains are served without
-//! recursion. A re-run that would block again ends that key (nobody behind can be served from
-//! it); one that replies an error (the key now holds another type, BLMOVE's destination is of
-//! the wrong type) leaves that waiter blocked, as Redis 7.0 does, and the next one is tried.
+//! waiters are taken oldest first and served from that key, as Redis 7.0 serves them:
+//! - A key that is gone (or empty) ends the key's turn: nobody behind can be served from it.
+//! - A key of another type than the waiter pops (a list for BLPOP, a sorted set for BZPOPMIN)
+//!   leaves that waiter blocked, and the next one is tried.
+//! - Otherwise the waiter's own command runs again, in a session that may not block, with its
+//!   keys narrowed to the ready one (`BLPOP k1 k2 0` runs as `BLPOP k2 0`, so a string at `k1`
+//!   does not stop it). Its reply, an error included (BLMOVE's destination of the wrong type),
+//!   goes to the ticket; the waiter leaves every queue and is woken, and the keys the command
+//!   wrote (BLMOVE's destination) join the work list, so chains are served without recursion.
 //!
 //! # Races
 //!
@@ -43,12 +45,14 @@ use bytes::{Bytes, BytesMut};
 use karst_resp::{Args, Output, Protocol};
 
 use crate::command::{CommandSpec, Handler};
+use crate::entry::ValueType;
 use crate::error::Error;
 use crate::session::Session;
 use crate::store::{Outcome, Store};
 use crate::sync::{AtomicUsize, Mutex, MutexGuard, Ordering};
 
-/// What a blocked command replies when its timeout passes.
+/// What a blocking command replies at once when it may not block (an empty key inside
+/// MULTI, say). Once blocked, every one of them replies a null array when its timeout passes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum OnTimeout {
     /// `*-1` (RESP3 `_`): BLPOP, BRPOP, BLMPOP, BZPOPMIN, BZPOPMAX, BZMPOP.
@@ -126,7 +130,7 @@ pub(crate) fn block(
                     own.push(Bytes::copy_from_slice(k));
                 }
             }
-            s.block.pending = Some(Box::new(Pending { keys: own, timeout_ms, on_timeout }));
+            s.block.pending = Some(Box::new(Pending { keys: own, timeout_ms }));
         }
         Mode::Serving => {}
         Mode::Default | Mode::Never => on_timeout.write(out),
@@ -156,7 +160,6 @@ pub(crate) enum Mode {
 pub(crate) struct Pending {
     keys: Vec<Bytes>,
     timeout_ms: u64,
-    on_timeout: OnTimeout,
 }
 
 /// The blocking part of a [`Session`].
@@ -187,7 +190,8 @@ pub(crate) struct Waiter {
     args: Vec<Bytes>,
     keys: Vec<Bytes>,
     protocol: Protocol,
-    on_timeout: OnTimeout,
+    /// The type it pops from: it is served only from a key of that type.
+    pops: ValueType,
     /// Store clock, in ms; None: forever.
     deadline: Option<i64>,
     slot: Mutex<Slot>,
@@ -215,10 +219,38 @@ impl Waiter {
         }
     }
 
+    /// `*-1` (RESP3 `_`), for every blocking command: Redis 7.0 replies a null array to any
+    /// client whose wait ends with its timeout, BLMOVE's too (whose immediate reply, when it may
+    /// not block, is a null bulk).
     fn timeout_reply(&self) -> Bytes {
         let mut out = Output::new(self.protocol);
-        self.on_timeout.write(&mut out);
+        out.null_array();
         out.take()
+    }
+
+    /// Its arguments with the keys it waits on narrowed to `key`, the one that is ready:
+    /// `BLPOP k1 k2 0` becomes `BLPOP k2 0`, `BLMPOP 0 2 k1 k2 LEFT` becomes `BLMPOP 0 1 k2 LEFT`.
+    /// A command waiting on one key (BLMOVE, whose destination is a key too) is left whole.
+    fn narrowed(&self, key: &[u8]) -> Vec<Bytes> {
+        if self.keys.len() < 2 {
+            return self.args.clone();
+        }
+        let arg = |i: usize| self.args.get(i).map(|a| &a[..]);
+        let positions = self.spec.key_positions(self.args.len(), arg).unwrap_or_default();
+        let numkeys = self.spec.numkeys_at();
+        let mut kept = false;
+        let mut args = Vec::with_capacity(self.args.len());
+        for (i, a) in self.args.iter().enumerate() {
+            if Some(i) == numkeys {
+                args.push(Bytes::from_static(b"1"));
+            } else if !positions.contains(&i) {
+                args.push(a.clone());
+            } else if !kept && a[..] == *key {
+                kept = true;
+                args.push(a.clone());
+            }
+        }
+        args
     }
 }
 
@@ -326,14 +358,14 @@ impl Registry {
         &self,
         q: &mut Queues,
         work: &mut VecDeque<(usize, Bytes)>,
-        mut run: impl FnMut(&Waiter) -> Ran,
+        mut run: impl FnMut(&Waiter, &[u8]) -> Ran,
     ) {
         while let Some((db, key)) = work.pop_front() {
             let mut skip = 0;
             while let Some(w) = q.queue(db, &key).and_then(|q| q.get(skip)).cloned() {
-                match run(&w) {
+                match run(&w, &key) {
                     Ran::Blocked => break,
-                    Ran::Error => skip += 1,
+                    Ran::Skipped => skip += 1,
                     Ran::Served(reply) => {
                         self.dequeue(q, &w);
                         w.deliver(reply);
@@ -349,21 +381,34 @@ impl Registry {
     }
 }
 
-/// What re-running a waiter's command gave.
+/// What serving a waiter from a key gave.
 #[derive(Debug)]
 enum Ran {
-    /// Its reply, in its protocol.
+    /// Its reply, in its protocol (an error too).
     Served(Bytes),
-    /// It would block again.
+    /// Nothing to pop: the key is gone, nobody behind can be served from it either.
     Blocked,
-    /// It replied an error: it stays blocked (Redis 7.0), the next waiter is tried.
-    Error,
+    /// The key holds another type than the waiter pops: it stays blocked, the next is tried.
+    Skipped,
 }
 
-/// Re-runs `w`'s command in a session that may not block.
-fn rerun(store: &Store, w: &Waiter) -> Ran {
+/// The type of the value at `key` in `db`, if the key exists.
+fn type_at(store: &Store, db: usize, key: &[u8]) -> Option<ValueType> {
+    let h = store.hash(key);
+    let mut g = store.lock(h);
+    g.find(db, h, key, store.now()).map(|f| f.entry.value_type())
+}
+
+/// Serves `w` from `key`: re-runs its command, narrowed to that key, in a session that may not
+/// block.
+fn rerun(store: &Store, w: &Waiter, key: &[u8]) -> Ran {
+    match type_at(store, w.db, key) {
+        None => return Ran::Blocked,
+        Some(t) if t != w.pops => return Ran::Skipped,
+        Some(_) => {}
+    }
     let Handler::Store(run) = w.spec.handler else {
-        return Ran::Error;
+        return Ran::Skipped;
     };
     let mut s = Session::new();
     s.db = w.db;
@@ -371,11 +416,12 @@ fn rerun(store: &Store, w: &Waiter) -> Ran {
     s.no_evict = w.no_evict;
     s.block.mode = Mode::Serving;
     let mut out = Output::new(w.protocol);
-    run(store, &mut s, Args::from_slice(&w.args), &mut out);
+    run(store, &mut s, Args::from_slice(&w.narrowed(key)), &mut out);
     let reply = out.take();
     match reply.first() {
         None => Ran::Blocked,
-        Some(b'-') => Ran::Error,
+        // Another thread changed the key's type after the look above: not this waiter's error.
+        Some(b'-') if type_at(store, w.db, key) != Some(w.pops) => Ran::Skipped,
         Some(_) => Ran::Served(reply),
     }
 }
@@ -437,7 +483,7 @@ pub(crate) fn after_write(store: &Store, db: usize, spec: &CommandSpec, args: Ar
         _ => {}
     }
     if !work.is_empty() {
-        reg.serve(&mut q, &mut work, |w| rerun(store, w));
+        reg.serve(&mut q, &mut work, |w, key| rerun(store, w, key));
     }
 }
 
@@ -477,7 +523,7 @@ pub(crate) fn register(
         args: owned,
         keys: pending.keys,
         protocol: out.protocol(),
-        on_timeout: pending.on_timeout,
+        pops: if spec.acl.contains(&"sortedset") { ValueType::ZSet } else { ValueType::List },
         deadline,
         slot: Mutex::new(Slot::default()),
     });
@@ -486,7 +532,7 @@ pub(crate) fn register(
         let mut q = reg.lock();
         reg.enqueue(&mut q, &w);
         let mut work: VecDeque<(usize, Bytes)> = w.keys.iter().map(|k| (w.db, k.clone())).collect();
-        reg.serve(&mut q, &mut work, |x| rerun(store, x));
+        reg.serve(&mut q, &mut work, |x, key| rerun(store, x, key));
     }
     let ticket = Blocked { store: store.clone(), w };
     if let Some(reply) = ticket.try_reply() {
@@ -705,7 +751,7 @@ mod loom_models {
             keys: vec![Bytes::from_static(key.as_bytes())],
             args,
             protocol: Protocol::Resp2,
-            on_timeout: OnTimeout::NullArray,
+            pops: ValueType::List,
             deadline: Some(0),
             slot: Mutex::new(Slot::default()),
         })
@@ -737,7 +783,7 @@ mod loom_models {
                 if reg2.count() != 0 {
                     let mut q = reg2.lock();
                     let mut work = VecDeque::from([(0, Bytes::from_static(b"k"))]);
-                    reg2.serve(&mut q, &mut work, |_| pop(&list2));
+                    reg2.serve(&mut q, &mut work, |_, _| pop(&list2));
                 }
             });
             let got = match reg.cancel(&w) {
@@ -769,7 +815,7 @@ mod loom_models {
                     let mut q = reg2.lock();
                     if q.has(0, b"k") {
                         let mut work = VecDeque::from([(0, Bytes::from_static(b"k"))]);
-                        reg2.serve(&mut q, &mut work, |_| pop(&list2));
+                        reg2.serve(&mut q, &mut work, |_, _| pop(&list2));
                     }
                 }
             });
@@ -780,7 +826,7 @@ mod loom_models {
                     let mut q = reg.lock();
                     reg.enqueue(&mut q, &w);
                     let mut work = VecDeque::from([(0, Bytes::from_static(b"k"))]);
-                    reg.serve(&mut q, &mut work, |_| pop(&list));
+                    reg.serve(&mut q, &mut work, |_, _| pop(&list));
                     false
                 }
             };

@@ -122,6 +122,11 @@ fn atoi(s: &[u8]) -> i64 {
 }
 
 impl CommandSpec {
+    /// The position of the argument that counts the keys (ZUNION's, BLMPOP's), if it has one.
+    pub(crate) fn numkeys_at(&self) -> Option<usize> {
+        NUMKEYS_AT.iter().find(|(name, _)| *name == self.name).map(|&(_, at)| at)
+    }
+
     /// The positions of a call's keys (`arg(0)` is the command's name, `argc` counts it), as
     /// COMMAND GETKEYS lists them: the table's first, last and step, then, for commands whose
     /// keys follow a `numkeys` argument, those keys. `None` when `numkeys` does not fit the
@@ -140,7 +145,7 @@ impl CommandSpec {
             let step = self.step.max(1) as usize;
             keys.extend((self.first_key..=last).step_by(step).map(|k| k as usize));
         }
-        if let Some(&(_, at)) = NUMKEYS_AT.iter().find(|(name, _)| *name == self.name) {
+        if let Some(at) = self.numkeys_at() {
             let n = atoi(arg(at)?);
             let room = argc.saturating_sub(at + 1) as i64;
             if n < 1 || n > room {

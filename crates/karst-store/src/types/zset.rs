@@ -224,9 +224,10 @@ impl ZSet {
         if (f.gt && new <= cur) || (f.lt && new >= cur) {
             return if f.incr { Added::Skipped } else { Added::Same(cur) };
         }
-        // Redis compares with `!=`, so -0 and 0 count as the same score and the stored one stays.
+        // Redis compares with `!=`, so -0 and 0 count as the same score and the stored one stays;
+        // ZINCRBY still replies the sum it computed (-0 plus 0 is 0).
         if new == cur {
-            return Added::Same(cur);
+            return Added::Same(new);
         }
         self.set_score(member, new);
         Added::Updated(new)
