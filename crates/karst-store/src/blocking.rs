@@ -3,7 +3,7 @@
 //! # How a command blocks
 //!
 //! A blocking handler that finds none of its keys ready calls [`block`], which only notes the
-//! keys, the timeout and the timeout reply in the [`Session`] and writes nothing. When the
+//! keys and the timeout in the [`Session`] and writes nothing. When the
 //! handler returns, [`Store::dispatch`] sees the note and calls [`register`]: the command's
 //! arguments are copied (one buffer) into a [`Waiter`], queued at the back of the FIFO of each
 //! of its keys, and the caller gets [`Outcome::Blocked`](crate::Outcome) and a [`Blocked`]
@@ -54,18 +54,18 @@ use crate::sync::{AtomicUsize, Mutex, MutexGuard, Ordering};
 /// What a blocking command replies at once when it may not block (an empty key inside
 /// MULTI, say). Once blocked, every one of them replies a null array when its timeout passes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum OnTimeout {
+pub(crate) enum NoWait {
     /// `*-1` (RESP3 `_`): BLPOP, BRPOP, BLMPOP, BZPOPMIN, BZPOPMAX, BZMPOP.
     NullArray,
     /// `$-1` (RESP3 `_`): BLMOVE, BRPOPLPUSH.
     NullBulk,
 }
 
-impl OnTimeout {
+impl NoWait {
     fn write(self, out: &mut Output) {
         match self {
-            OnTimeout::NullArray => out.null_array(),
-            OnTimeout::NullBulk => out.null(),
+            NoWait::NullArray => out.null_array(),
+            NoWait::NullBulk => out.null(),
         }
     }
 }
@@ -111,7 +111,7 @@ fn parse_float(raw: &[u8]) -> Option<f64> {
 /// The handler writes nothing else: the reply comes when a key is served or the time passes.
 ///
 /// When the command is re-run to serve a waiter, this only tells the server "not yet"; in a
-/// session that does not wait on tickets ([`Session::set_may_block`]), the timeout reply is
+/// session that does not wait on tickets ([`Session::set_may_block`]), `no_wait`'s reply is
 /// written at once.
 pub(crate) fn block(
     _store: &Store,
@@ -119,7 +119,7 @@ pub(crate) fn block(
     out: &mut Output,
     keys: &[&[u8]],
     timeout_ms: u64,
-    on_timeout: OnTimeout,
+    no_wait: NoWait,
 ) {
     match s.block.mode {
         Mode::Wait => {
@@ -133,7 +133,7 @@ pub(crate) fn block(
             s.block.pending = Some(Box::new(Pending { keys: own, timeout_ms }));
         }
         Mode::Serving => {}
-        Mode::Default | Mode::Never => on_timeout.write(out),
+        Mode::Default | Mode::Never => no_wait.write(out),
     }
 }
 
@@ -142,7 +142,7 @@ pub(crate) fn block(
 /// How `block` behaves in a session.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) enum Mode {
-    /// Not chosen: `dispatch` replies the timeout reply at once (a caller that knows nothing of
+    /// Not chosen: `dispatch` replies the [`NoWait`] reply at once (a caller that knows nothing of
     /// tickets still gets a reply), `execute_in` waits.
     #[default]
     Default,
@@ -150,7 +150,7 @@ pub(crate) enum Mode {
     Wait,
     /// Re-run to serve a waiter: write nothing, the waiter stays.
     Serving,
-    /// Reply the timeout reply at once (MULTI, scripts, or an application's choice), even in
+    /// Reply the [`NoWait`] reply at once (MULTI, scripts, or an application's choice), even in
     /// `execute_in`.
     Never,
 }
@@ -190,8 +190,6 @@ pub(crate) struct Waiter {
     args: Vec<Bytes>,
     keys: Vec<Bytes>,
     protocol: Protocol,
-    /// The type it pops from: it is served only from a key of that type.
-    pops: ValueType,
     /// Store clock, in ms; None: forever.
     deadline: Option<i64>,
     slot: Mutex<Slot>,
@@ -392,6 +390,12 @@ enum Ran {
     Skipped,
 }
 
+/// The type a blocking command pops from, and the only type of key it is served from: a sorted
+/// set for BZPOPMIN, BZPOPMAX and BZMPOP, a list for the others.
+fn pops(spec: &CommandSpec) -> ValueType {
+    if spec.acl.contains(&"sortedset") { ValueType::ZSet } else { ValueType::List }
+}
+
 /// The type of the value at `key` in `db`, if the key exists.
 fn type_at(store: &Store, db: usize, key: &[u8]) -> Option<ValueType> {
     let h = store.hash(key);
@@ -402,9 +406,10 @@ fn type_at(store: &Store, db: usize, key: &[u8]) -> Option<ValueType> {
 /// Serves `w` from `key`: re-runs its command, narrowed to that key, in a session that may not
 /// block.
 fn rerun(store: &Store, w: &Waiter, key: &[u8]) -> Ran {
+    let wants = pops(w.spec);
     match type_at(store, w.db, key) {
         None => return Ran::Blocked,
-        Some(t) if t != w.pops => return Ran::Skipped,
+        Some(t) if t != wants => return Ran::Skipped,
         Some(_) => {}
     }
     let Handler::Store(run) = w.spec.handler else {
@@ -421,7 +426,7 @@ fn rerun(store: &Store, w: &Waiter, key: &[u8]) -> Ran {
     match reply.first() {
         None => Ran::Blocked,
         // Another thread changed the key's type after the look above: not this waiter's error.
-        Some(b'-') if type_at(store, w.db, key) != Some(w.pops) => Ran::Skipped,
+        Some(b'-') if type_at(store, w.db, key) != Some(wants) => Ran::Skipped,
         Some(_) => Ran::Served(reply),
     }
 }
@@ -523,7 +528,6 @@ pub(crate) fn register(
         args: owned,
         keys: pending.keys,
         protocol: out.protocol(),
-        pops: if spec.acl.contains(&"sortedset") { ValueType::ZSet } else { ValueType::List },
         deadline,
         slot: Mutex::new(Slot::default()),
     });
@@ -751,7 +755,6 @@ mod loom_models {
             keys: vec![Bytes::from_static(key.as_bytes())],
             args,
             protocol: Protocol::Resp2,
-            pops: ValueType::List,
             deadline: Some(0),
             slot: Mutex::new(Slot::default()),
         })

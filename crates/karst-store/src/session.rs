@@ -32,8 +32,8 @@ impl Session {
     ///
     /// `true`: [`crate::Store::dispatch`] returns [`crate::Outcome::Blocked`] and leaves a
     /// ticket ([`Session::take_blocked`]); for callers that wait on tickets, as the network
-    /// layer does. `false`: the command replies its timeout reply at once, as Redis does inside
-    /// MULTI and scripts. Unset (a new session), `dispatch` behaves as with `false`, so a caller
+    /// layer does. `false`: the command replies a null at once, as Redis does inside MULTI and
+    /// scripts. Unset (a new session), `dispatch` behaves as with `false`, so a caller
     /// that knows nothing of tickets always gets a reply, and [`crate::Store::execute_in`] as
     /// with `true`, blocking the calling thread.
     pub fn set_may_block(&mut self, may: bool) {

@@ -855,7 +855,10 @@ fn unknown_command(name: &[u8], args: Args<'_>, out: &mut Output) {
     const CAP: usize = 128;
     let mut list = Vec::new();
     for arg in args.iter().skip(1) {
-        let Some(room) = CAP.checked_sub(list.len()).filter(|&r| r > 0) else { break };
+        if list.len() >= CAP {
+            break;
+        }
+        let room = CAP - list.len();
         list.push(b'\'');
         list.extend_from_slice(arg.get(..room).unwrap_or(arg));
         list.extend_from_slice(b"' ");

@@ -8,7 +8,7 @@ use karst_resp::num::parse_i64;
 use karst_resp::{Args, Output};
 
 use super::{B, D, F, MK, NS, R, W, arg, err, int_arg, is};
-use crate::blocking::{OnTimeout, block, parse_timeout};
+use crate::blocking::{NoWait, block, parse_timeout};
 use crate::command::{CommandSpec, Flags, spec};
 use crate::error::Error;
 use crate::session::Session;
@@ -571,7 +571,7 @@ fn block_move(
     let cx = store.ctx(s);
     let (src, dst) = (arg(args, 1), arg(args, 2));
     if op_move(store, &cx, src, dst, from, to, out) == Moved::Empty {
-        block(store, s, out, &[src], timeout, OnTimeout::NullBulk);
+        block(store, s, out, &[src], timeout, NoWait::NullBulk);
     }
 }
 
@@ -655,7 +655,7 @@ fn bpop_generic(store: &Store, s: &mut Session, args: Args<'_>, out: &mut Output
     let keys = (1..n - 1).map(|i| arg(&args, i));
     if !pop_first(store, &cx, keys.clone(), end, None, out) {
         let keys: Vec<&[u8]> = keys.collect();
-        block(store, s, out, &keys, timeout, OnTimeout::NullArray);
+        block(store, s, out, &keys, timeout, NoWait::NullArray);
     }
 }
 
@@ -723,6 +723,6 @@ fn blmpop(store: &Store, s: &mut Session, args: Args<'_>, out: &mut Output) {
     let keys = (first..where_).map(|i| arg(&args, i));
     if !pop_first(store, &cx, keys.clone(), end, Some(count), out) {
         let keys: Vec<&[u8]> = keys.collect();
-        block(store, s, out, &keys, timeout, OnTimeout::NullArray);
+        block(store, s, out, &keys, timeout, NoWait::NullArray);
     }
 }

@@ -4,7 +4,7 @@ use karst_resp::num::format_double;
 use karst_resp::{Args, Output};
 
 use super::{B, D, F, MK, NS, R, W, arg, err, int_arg, is, parse_cursor};
-use crate::blocking::{OnTimeout, block, parse_timeout};
+use crate::blocking::{NoWait, block, parse_timeout};
 use crate::command::{CommandSpec, Flags, spec};
 
 use crate::error::Error;
@@ -785,7 +785,7 @@ fn bzpop_generic(store: &Store, s: &mut Session, args: &Args<'_>, out: &mut Outp
     });
     match r {
         Ok(true) => {}
-        Ok(false) => block(store, s, out, &keys, timeout, OnTimeout::NullArray),
+        Ok(false) => block(store, s, out, &keys, timeout, NoWait::NullArray),
         Err(e) => err(out, e),
     }
 }
@@ -879,7 +879,7 @@ fn bzmpop(store: &Store, s: &mut Session, args: Args<'_>, out: &mut Output) {
     };
     match pop_first(store, s, &keys, out, |out, key, z| mpop_reply(out, key, z, max, count)) {
         Ok(true) => {}
-        Ok(false) => block(store, s, out, &keys, timeout, OnTimeout::NullArray),
+        Ok(false) => block(store, s, out, &keys, timeout, NoWait::NullArray),
         Err(e) => err(out, e),
     }
 }
