@@ -105,6 +105,52 @@ fn one_byte_at_a_time() {
     assert!(!parser.is_pending());
 }
 
+/// A whole request in the buffer takes the parser's one-pass path; fed a byte at a time, the
+/// same bytes go through its state machine. Both must agree on every request and every error,
+/// for lengths written plainly and otherwise, at and past each limit.
+#[test]
+fn whole_and_byte_by_byte_parsing_agree() {
+    let limits =
+        Limits { max_bulk_len: 8, max_multibulk_len: 3, max_inline_len: 4, ..Limits::default() };
+    let cases: &[&[u8]] = &[
+        b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n",
+        b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$8\r\n12345678\r\n",
+        b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$9\r\n123456789\r\n",
+        b"*4\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n$1\r\nd\r\n",
+        b"*1\r\n$0\r\n\r\n",
+        b"*1\r\n$00\r\n\r\n",
+        b"*01\r\n$1\r\na\r\n",
+        b"*1\r\n$+1\r\na\r\n",
+        b"*1\r\n$-1\r\n",
+        b"*-1\r\n*1\r\n$1\r\na\r\n",
+        b"*0\r\n*1\r\n$1\r\na\r\n",
+        b"*1\r\n$1x\r\na\r\n",
+        b"*1\r\n$1\rXaYZ",
+        b"*1\r\n:1\r\na\r\n",
+        b"*1\r\n$10000\r\na\r\n",
+        b"*1\r\n$1\r\na\r\n*2\r\n$1\r\nb",
+        b"*99999999999999999999\r\n",
+    ];
+    for &input in cases {
+        for authenticated in [true, false] {
+            let whole = parse_with(limits, authenticated, input);
+            let mut parser = RequestParser::new(limits);
+            parser.set_authenticated(authenticated);
+            let (mut batch, mut buf, mut got) = (Batch::new(), BytesMut::new(), Vec::new());
+            let mut result = Ok(Need::Nothing);
+            for &byte in input {
+                buf.extend_from_slice(&[byte]);
+                result = parser.parse(&mut buf, &mut batch);
+                got.extend(collect(&batch));
+                if result.is_err() {
+                    break;
+                }
+            }
+            assert_eq!((got, result), whole, "{}", String::from_utf8_lossy(input));
+        }
+    }
+}
+
 #[test]
 fn every_strict_prefix_is_incomplete() {
     for input in [
