@@ -23,12 +23,21 @@
 //! given back, or as soon as it reaches [`PUBLISH_BYTES`], so the total lags by at most that
 //! much per loop thread.
 //!
+//! The time: commands under a hold read the clock once and reuse that reading for the next
+//! [`NOW_REUSES`] reads, as long as only FAST commands (O(1), no waiting) run in between; any
+//! other command, and the hold's closing, end the reuse. A reading of the time-stamp counter was
+//! 4% of the server's user time at 16 requests a batch. The time a command sees is then at most
+//! a few microseconds old, as it already was with the clock's own reuse (see `clock`).
+//!
 //! This module is the bookkeeping (a thread-local record); `store.rs` does the locking. Under
 //! loom nothing is ever kept: the models check the locks themselves.
 
 /// Commands in a row for which one shard stays locked.
 #[cfg_attr(karst_loom, allow(dead_code))]
 pub(crate) const MAX_USES: u32 = 32;
+/// Reads of the time under a hold that reuse the one before (see the module docs).
+#[cfg_attr(karst_loom, allow(dead_code))]
+pub(crate) const NOW_REUSES: u32 = 16;
 /// A kept shard's change of size that is added to the store's total at once.
 #[cfg_attr(karst_loom, allow(dead_code))]
 pub(crate) const PUBLISH_BYTES: usize = 64 << 10;
@@ -63,7 +72,7 @@ pub(crate) use imp::*;
 mod imp {
     use std::cell::Cell;
 
-    use super::{Before, MAX_USES, OnDrop, PUBLISH_BYTES};
+    use super::{Before, MAX_USES, NOW_REUSES, OnDrop, PUBLISH_BYTES};
 
     /// The shard a thread keeps locked.
     #[derive(Clone, Copy, Debug)]
@@ -88,6 +97,38 @@ mod imp {
 
     thread_local! {
         static STATE: Cell<State> = const { Cell::new(State { store: 0, allow: false, kept: None }) };
+        /// The store whose hold is open (0: none), the time last read under it and how many
+        /// more reads may reuse it.
+        static NOW: Cell<(usize, i64, u32)> = const { Cell::new((0, 0, 0)) };
+    }
+
+    /// The time for a command of `store`: the reading before, while the open hold allows its
+    /// reuse (see the module docs), else `read()`.
+    #[inline]
+    pub(crate) fn now(store: usize, read: impl FnOnce() -> i64) -> i64 {
+        NOW.with(|c| {
+            let (open, ms, left) = c.get();
+            if open != store {
+                return read();
+            }
+            if left > 0 {
+                c.set((open, ms, left - 1));
+                return ms;
+            }
+            let ms = read();
+            c.set((open, ms, NOW_REUSES));
+            ms
+        })
+    }
+
+    /// The next read of the time under `store`'s hold reads the clock.
+    #[inline]
+    pub(crate) fn forget_now(store: usize) {
+        NOW.with(|c| {
+            if c.get().0 == store {
+                c.set((store, 0, 0));
+            }
+        })
     }
 
     /// Opens a hold of `store` on this thread. False when one is open already (a nested hold
@@ -100,6 +141,7 @@ mod imp {
             }
             st = State { store, allow: false, kept: None };
             s.set(st);
+            NOW.with(|c| c.set((store, 0, 0)));
             true
         })
     }
@@ -111,6 +153,7 @@ mod imp {
             debug_assert!(st.kept.is_none(), "hold closed with a shard kept");
             if st.store == store {
                 s.set(State { store: 0, allow: false, kept: None });
+                NOW.with(|c| c.set((0, 0, 0)));
             }
         })
     }
@@ -235,6 +278,10 @@ mod never {
     }
     pub(crate) fn close(_store: usize) {}
     pub(crate) fn allow(_store: usize, _allow: bool) {}
+    pub(crate) fn now(_store: usize, read: impl FnOnce() -> i64) -> i64 {
+        read()
+    }
+    pub(crate) fn forget_now(_store: usize) {}
     pub(crate) fn on_drop(_store: usize, _shard: usize, start: usize, _now: usize) -> OnDrop {
         OnDrop::Unlock { start, fair: false }
     }
@@ -462,5 +509,34 @@ mod tests {
             t.join().unwrap();
         }
         total_matches_recount(&store);
+    }
+
+    /// Under a hold, FAST commands reuse the time read before them, at most `NOW_REUSES`
+    /// times; any other command, and a new hold, read the clock again.
+    #[test]
+    fn fast_commands_under_a_hold_reuse_the_time_read_before() {
+        let clock = MockClock::new(1_000_000);
+        let store = Store::builder().shards(8).clock(clock.clone()).build();
+        let mut s = Session::new();
+        run(&store, &mut s, &["SET", "k", "v", "PX", "100000"]);
+        let pttl = |s: &mut Session| run(&store, s, &["PTTL", "k"]);
+        let hold = store.hold();
+        assert_eq!(pttl(&mut s), b":100000\r\n");
+        clock.advance(1_000);
+        assert_eq!(pttl(&mut s), b":100000\r\n", "a FAST command reuses the reading");
+        run(&store, &mut s, &["KEYS", "nothing"]);
+        assert_eq!(pttl(&mut s), b":99000\r\n", "read again after a command that is not FAST");
+        clock.advance(1_000);
+        for _ in 0..super::NOW_REUSES {
+            assert_eq!(pttl(&mut s), b":99000\r\n");
+        }
+        assert_eq!(pttl(&mut s), b":98000\r\n", "read again after NOW_REUSES reuses");
+        drop(hold);
+        clock.advance(1_000);
+        let _hold = store.hold();
+        assert_eq!(pttl(&mut s), b":97000\r\n", "a new hold reads the clock");
+        clock.advance(1_000);
+        drop(_hold);
+        assert_eq!(pttl(&mut s), b":96000\r\n", "no hold: every command reads the clock");
     }
 }

@@ -441,7 +441,7 @@ impl Store {
 
     #[inline]
     pub(crate) fn now(&self) -> i64 {
-        self.inner.clock.now_ms()
+        crate::hold::now(self.id(), || self.inner.clock.now_ms())
     }
 
     #[inline]
@@ -648,12 +648,12 @@ impl Store {
     ///
     /// True when it acted: the command is one it knows and its shard is kept.
     pub fn prefetch(&self, session: &Session, args: Args<'_>, stage: Prefetch) -> bool {
-        let (Some(name), Some(key), Some(member)) = (args.get(0), args.get(1), args.get(2)) else {
-            return false;
-        };
-        if !looks_up_member(name) {
+        if !args.get(0).is_some_and(looks_up_member) {
             return false;
         }
+        let (Some(key), Some(member)) = (args.get(1), args.get(2)) else {
+            return false;
+        };
         let h = self.hash(key);
         self.with_kept(self.shard_of(h), |shard| {
             shard.prefetch_member(session.db, h, key, member, stage);
@@ -734,6 +734,9 @@ impl Store {
                     }
                 }
                 run(self, session, args, out);
+                if !spec.flags.has(Flags::FAST) {
+                    crate::hold::forget_now(self.id());
+                }
                 if session.block.pending.is_some() {
                     self.end_keeping();
                     return crate::blocking::register(self, session, spec, args, out);
@@ -745,6 +748,7 @@ impl Store {
                 Outcome::Done
             }
             Handler::Connection => {
+                crate::hold::forget_now(self.id());
                 self.end_keeping();
                 Outcome::Connection(spec)
             }
