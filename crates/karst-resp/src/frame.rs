@@ -150,3 +150,23 @@ fn pairs_to(out: &mut BytesMut, tag: u8, pairs: &[(Frame, Frame)]) {
         v.write_to(out);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use bytes::BytesMut;
+
+    use super::header;
+
+    #[test]
+    fn header_lines_match_decimal_formatting() {
+        let mut edges = vec![0, 1, 9, 10, 99, 100, -1, -9, -10, i64::MAX, i64::MIN, i64::MIN + 1];
+        edges.extend((1..19).flat_map(|p| [10i64.pow(p) - 1, 10i64.pow(p), -(10i64.pow(p))]));
+        let mut out = BytesMut::from(&b"before"[..]);
+        let mut want = b"before".to_vec();
+        for n in edges {
+            header(&mut out, b':', n);
+            want.extend_from_slice(format!(":{n}\r\n").as_bytes());
+            assert_eq!(&out[..], &want[..], "{n}");
+        }
+    }
+}
