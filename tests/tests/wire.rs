@@ -2,7 +2,7 @@
 
 use std::io::Write;
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use karst_resp::Frame;
 use karst_tests::{TestServer, Wire, encode, never_reading_client, text};
@@ -504,6 +504,71 @@ fn unknown_commands_get_redis_errors() {
     let sub = "S".repeat(200);
     w.cmd(&["CLIENT", &sub]);
     w.expect(format!("-ERR unknown subcommand '{}'. Try CLIENT HELP.\r\n", &sub[..128]).as_bytes());
+}
+
+/// Polls CLIENT LIST for client `id` until its line contains `what`.
+fn wait_for_client(w: &mut Wire, id: i64, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let line = text(&w.call(&["CLIENT", "LIST", "ID", &id.to_string()]));
+        if line.contains(what) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "client {id} never showed {what}: {line}");
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn client_id(w: &mut Wire) -> i64 {
+    let Frame::Integer(id) = w.call(&["CLIENT", "ID"]) else { panic!("CLIENT ID") };
+    id
+}
+
+/// CLIENT KILL and SHUTDOWN reach a connection wherever it waits: for its next request, in a
+/// blocking command, or for its client to take replies it does not read.
+#[test]
+fn kill_and_shutdown_reach_a_connection_wherever_it_waits() {
+    let server = TestServer::start();
+    let mut a = server.wire();
+    a.cmd(&["SET", "big", &"x".repeat(1 << 20)]);
+    a.expect(b"+OK\r\n");
+
+    let mut blocked = server.wire();
+    let blocked_id = client_id(&mut blocked);
+    blocked.cmd(&["BLPOP", "nothing", "0"]);
+    wait_for_client(&mut a, blocked_id, "flags=b");
+
+    // 64 MB of replies the client does not read: the connection waits for its socket.
+    let mut stalled = server.wire();
+    let stalled_id = client_id(&mut stalled);
+    for _ in 0..64 {
+        stalled.cmd(&["GET", "big"]);
+    }
+    wait_for_client(&mut a, stalled_id, "cmd=get");
+    thread::sleep(Duration::from_millis(200));
+    let line = text(&a.call(&["CLIENT", "LIST", "ID", &stalled_id.to_string()]));
+    assert!(!line.contains("omem=0 "), "the stalled client has no pending output: {line}");
+
+    for id in [blocked_id, stalled_id] {
+        a.cmd(&["CLIENT", "KILL", "ID", &id.to_string()]);
+        a.expect(b":1\r\n");
+    }
+    assert!(blocked.closed_within(Duration::from_secs(5)));
+    assert!(stalled.closed_within(Duration::from_secs(5)));
+
+    // SHUTDOWN from one client closes one waiting for requests and one blocked.
+    let mut idle = server.wire();
+    idle.cmd(&["PING"]);
+    idle.expect(b"+PONG\r\n");
+    let mut blocked = server.wire();
+    let blocked_id = client_id(&mut blocked);
+    blocked.cmd(&["BLPOP", "nothing", "0"]);
+    wait_for_client(&mut a, blocked_id, "flags=b");
+    a.cmd(&["SHUTDOWN", "NOSAVE"]);
+    assert!(idle.closed_within(Duration::from_secs(5)));
+    assert!(blocked.closed_within(Duration::from_secs(5)));
+    assert!(a.closed_within(Duration::from_secs(5)));
+    server.wait();
 }
 
 #[test]

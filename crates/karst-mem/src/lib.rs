@@ -15,6 +15,7 @@
 //! - [`disable_transparent_huge_pages`] turns THP off for the process, as redis-server's
 //!   `disable-thp yes` does (karst-server calls it at start unless configured not to).
 //! - [`prefetch_read`] asks the CPU to start loading a cache line that will be read soon.
+//! - [`bytes_eq`] compares the short keys and command names of a request without `memcmp`.
 //!
 //! # Guarantees
 //!
@@ -62,12 +63,14 @@
 
 mod accounting;
 mod alloc;
+mod cmp;
 mod pool;
 mod prefetch;
 mod sync;
 mod thp;
 
 pub use accounting::{DEFAULT_BATCH, MemCounter};
+pub use cmp::bytes_eq;
 pub use pool::{LargePool, MAX_CLASS, MIN_CLASS, PoolStats, PooledBuf};
 pub use prefetch::prefetch_read;
 pub use thp::{disable_transparent_huge_pages, transparent_huge_pages_disabled};

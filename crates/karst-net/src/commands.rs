@@ -463,7 +463,7 @@ fn client_list(st: &mut ConnState, args: Args<'_>, out: &mut Output) {
 
 fn kill(c: &ClientInfo) {
     c.killed.store(true, Relaxed);
-    c.kill.notify_one();
+    c.wake.wake();
 }
 
 /// ```text

@@ -42,6 +42,12 @@ const SHUTDOWN_FLUSH: Duration = Duration::from_secs(2);
 const PREFETCH_AHEAD: usize = 6;
 const PREFETCH_GAP: usize = 2;
 
+/// Whether the connection should stop waiting and close: CLIENT KILL, or the server shutting
+/// down (the condition its reads wait for beside the socket; see [`crate::shared::Wake`]).
+fn closing(st: &ConnState) -> bool {
+    st.info.killed.load(Relaxed) || st.shared.shutting_down.load(Relaxed)
+}
+
 /// What a connection command asks the connection to do next.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Flow {
@@ -514,7 +520,11 @@ impl Conn {
         let Some(name) = name else {
             return Looked::default();
         };
-        if name.len() == self.last_name_len && name == &self.last_name[..name.len()] {
+        if self
+            .last_name
+            .get(..self.last_name_len)
+            .is_some_and(|last| karst_mem::bytes_eq(name, last))
+        {
             return self.last;
         }
         let spec = lookup(name);
@@ -622,7 +632,7 @@ impl Conn {
                 biased;
                 reply = ticket.reply() => break Ok(reply),
                 _ = &mut timeout => break Ok(ticket.time_out()),
-                _ = self.st.info.kill.notified() => break Err(io::Error::other("killed while blocked")),
+                _ = self.st.info.wake.until(|| closing(&self.st)) => break Err(io::Error::other("killed while blocked")),
                 r = self.stream.read_buf(&mut self.buf) => match r {
                     Ok(0) => break Err(io::ErrorKind::UnexpectedEof.into()),
                     Ok(n) => {
@@ -667,7 +677,7 @@ impl Conn {
             tokio::select! {
                 biased;
                 r = self.stream.read_buf(&mut self.buf) => r,
-                _ = self.st.info.kill.notified() => Ok(0),
+                _ = self.st.info.wake.until(|| closing(&self.st)) => Ok(0),
             }
         };
         let n = match self.cached.timeout {
@@ -707,7 +717,7 @@ impl Conn {
                 tokio::select! {
                     biased;
                     r = self.stream.read_buf(&mut payload) => r,
-                    _ = self.st.info.kill.notified() => Ok(0),
+                    _ = self.st.info.wake.until(|| closing(&self.st)) => Ok(0),
                 }
             };
             let n = match timeout {
@@ -777,19 +787,21 @@ impl Conn {
         if self.st.shared.shutting_down.load(Relaxed) {
             deadline = Some(deadline.map_or(SHUTDOWN_FLUSH, |d| d.min(SHUTDOWN_FLUSH)));
         }
+        let (info, shared) = (&self.st.info, &self.st.shared);
         let wait = async {
-            loop {
-                tokio::select! {
-                    biased;
-                    r = self.stream.writable() => return r,
-                    _ = self.st.info.kill.notified() => {
-                        if self.st.info.killed.load(Relaxed) {
-                            return Err(io::Error::other("killed"));
-                        }
-                        // Shutdown: keep trying to deliver, within the deadline set above.
-                        if deadline.is_none() {
-                            return Ok(());
-                        }
+            tokio::select! {
+                biased;
+                r = self.stream.writable() => r,
+                // A shutdown that began while this waited returns, to set the deadline above;
+                // after that, it keeps trying to deliver until the deadline.
+                _ = info.wake.until(|| {
+                    info.killed.load(Relaxed)
+                        || (deadline.is_none() && shared.shutting_down.load(Relaxed))
+                }) => {
+                    if info.killed.load(Relaxed) {
+                        Err(io::Error::other("killed"))
+                    } else {
+                        Ok(())
                     }
                 }
             }

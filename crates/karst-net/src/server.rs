@@ -13,11 +13,12 @@ use karst_store::Store;
 use parking_lot::Mutex;
 use socket2::{Domain, Protocol as SockProtocol, SockRef, Socket, TcpKeepalive, Type};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Notify;
 
 use crate::config::{Config, ThreadModel};
 use crate::conn::Conn;
-use crate::shared::{ClientInfo, ClientNames, CommandCounters, ConfigHook, PeriodicHook, Shared};
+use crate::shared::{
+    ClientInfo, ClientNames, CommandCounters, ConfigHook, PeriodicHook, Shared, Wake,
+};
 
 /// How long loop threads wait for connections to close at shutdown.
 const DRAIN: Duration = Duration::from_secs(3);
@@ -355,12 +356,12 @@ fn admit(
         names: Mutex::new(ClientNames { user: "default".into(), ..ClientNames::default() }),
         last_cmd: AtomicUsize::new(0),
         killed: AtomicBool::new(false),
-        kill: Notify::new(),
+        wake: Wake::default(),
         blocked: Mutex::new(None),
     });
     shared.clients.lock().insert(info.id, info.clone());
     if shared.shutting_down.load(Relaxed) {
-        info.kill.notify_one();
+        info.wake.wake();
     }
     let shared = shared.clone();
     let counters = counters.clone();
