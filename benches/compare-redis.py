@@ -10,7 +10,10 @@ lpush,rpop,sadd,hset,zadd,lrange_100) and depth (1, 16, 64 by default), interlea
 (redis, karst, redis, karst, ...),
 REPS times each. Reports the median ops/s, p50/p99 latency and each server's CPU time per
 request (utime+stime from /proc/PID/stat before and after each run), prints a markdown table
-with karst/redis ratios, and with --svg PATH writes an SVG chart.
+with karst/redis ratios, and with --svg PATH writes an SVG chart. A second table splits each
+server's CPU into user and system time and counts how often its threads went to sleep
+(voluntary context switches, from /proc/PID/task/*/status): the server that keeps up with
+redis-benchmark sleeps and wakes in epoll_wait, the one that falls behind never does.
 
 LRANGE_100 is run as redis-benchmark's custom command `LRANGE mylist 0 99` after an unmeasured
 LPUSH fill, so its CPU figure counts LRANGE alone (`-t lrange_100` would fold the fill in).
@@ -56,10 +59,23 @@ def wait_port(port, timeout=10.0):
 
 
 def cpu_ticks(pid):
-    """utime + stime of a process and all its threads, in clock ticks."""
+    """(utime, stime) of a process and all its threads, in clock ticks."""
     with open(f"/proc/{pid}/stat") as f:
         rest = f.read().rsplit(")", 1)[1].split()
-    return int(rest[11]) + int(rest[12])
+    return int(rest[11]), int(rest[12])
+
+
+def sleeps(pid):
+    """Voluntary context switches of a process's threads: the times one went to sleep waiting
+    (in epoll_wait, for a lock). A server that is always behind its clients never sleeps."""
+    total = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/status") as f:
+                total += sum(int(l.split()[1]) for l in f if l.startswith("voluntary_ctxt_switches"))
+        except OSError:
+            pass  # a thread that ended meanwhile
+    return total
 
 
 # Tests run as a custom command after an unmeasured fill: name -> (fill test, command).
@@ -111,7 +127,9 @@ def run(args):
         bargs = [args.baseline, "--port", str(bport)] + kargs[3:]
         base = subprocess.Popen(bargs, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         servers.append(("base", base, bport))
-    results = {}  # (server, test, depth) -> list of (rps, p50, p99, cpu_us_per_req)
+    # (server, test, depth) -> list of (rps, p50, p99, cpu µs/req, user µs/req, system µs/req,
+    # sleeps per 1,000 requests)
+    results = {}
     try:
         for _, _, port in servers:
             wait_port(port)
@@ -125,11 +143,13 @@ def run(args):
                     for name, proc, port in servers:
                         n = sizes.get(depth, 1_000_000)
                         prepare(port, test)
-                        before = cpu_ticks(proc.pid)
+                        (u0, s0), v0 = cpu_ticks(proc.pid), sleeps(proc.pid)
                         rps, p50, p99 = bench(port, test, depth, n)
-                        used = cpu_ticks(proc.pid) - before
-                        cpu_us = used * 1e6 / CLK_TCK / n
-                        results.setdefault((name, test, depth), []).append((rps, p50, p99, cpu_us))
+                        (u1, s1), v1 = cpu_ticks(proc.pid), sleeps(proc.pid)
+                        user_us, sys_us = ((b - a) * 1e6 / CLK_TCK / n for a, b in ((u0, u1), (s0, s1)))
+                        cpu_us = user_us + sys_us
+                        results.setdefault((name, test, depth), []).append(
+                            (rps, p50, p99, cpu_us, user_us, sys_us, (v1 - v0) * 1000 / n))
                         print(f"  {name:5} {test:3} -P {depth:<2} rep {rep}: {rps:>12,.0f} ops/s  "
                               f"p50 {p50:.3f} ms  p99 {p99:.3f} ms  cpu {cpu_us:.2f} us/req",
                               file=sys.stderr)
@@ -139,7 +159,7 @@ def run(args):
         for _, proc, _ in servers:
             proc.wait(timeout=10)
 
-    med = {k: tuple(statistics.median(x[i] for x in v) for i in range(4)) for k, v in results.items()}
+    med = {k: tuple(statistics.median(x[i] for x in v) for i in range(7)) for k, v in results.items()}
     lines = [
         "| test | -P | redis ops/s | karst ops/s | karst/redis | p50 ms redis / karst | "
         "p99 ms redis / karst | CPU µs/req redis | CPU µs/req karst | CPU karst/redis |"
@@ -159,6 +179,19 @@ def run(args):
                 b = med[("base", test, depth)]
                 line += f" {b[3]:.2f} | {b[3] / r[3] if r[3] else float('nan'):.2f}× |"
             lines.append(line)
+    names = [name for name, _, _ in servers]
+    lines += [
+        "",
+        "| test | -P | " + " | ".join(f"{n} user / system µs/req | {n} sleeps per 1,000 req" for n in names) + " |",
+        "|---|---:|" + "---:|---:|" * len(names),
+    ]
+    for depth in args.depths:
+        for test in args.tests:
+            cells = []
+            for n in names:
+                m = med[(n, test, depth)]
+                cells += [f"{m[4]:.2f} / {m[5]:.2f}", f"{m[6]:.1f}"]
+            lines.append(f"| {test.upper()} | {depth} | " + " | ".join(cells) + " |")
     table = "\n".join(lines)
     print(table)
     if args.svg:

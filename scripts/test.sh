@@ -110,6 +110,11 @@ cargo bench --workspace --no-run -q
 # Criterion's --test mode runs every benchmark once, checking it still works.
 cargo bench --workspace -q -- --test >/dev/null
 echo "every bench ran once"
+# The comparison with redis-server, once and short: it checks that the script still runs (its
+# figures mean nothing on a shared CI machine; docs/benchmarks.md says how to measure).
+python3 benches/compare-redis.py --quick --reps 1 --depths 16 --tests get,lpush >/dev/null 2>&1 \
+  || { echo "benches/compare-redis.py failed"; exit 1; }
+echo "the redis-server comparison ran once"
 
 # --- fuzzing -------------------------------------------------------------------------------------
 step "fuzz targets, ${FUZZ_SECONDS}s each"
