@@ -129,11 +129,25 @@ fn line(out: &mut BytesMut, tag: u8, text: &[u8]) {
     out.put_slice(b"\r\n");
 }
 
+/// `tag`, `n` in decimal and CRLF: the line of an integer or of an aggregate's or a bulk
+/// string's length. Put together on the stack and written at once: each write into the
+/// buffer checks its room and calls `memcpy`.
+#[inline]
 pub(crate) fn header(out: &mut BytesMut, tag: u8, n: i64) {
-    let mut digits = itoa::Buffer::new();
-    out.put_u8(tag);
-    out.put_slice(digits.format(n).as_bytes());
-    out.put_slice(b"\r\n");
+    // The tag, at most 20 characters of i64 (its sign included) and CRLF.
+    let mut line = [0u8; 23];
+    line[0] = tag;
+    let end = if (0..10).contains(&n) {
+        line[1] = b'0' + n as u8;
+        2
+    } else {
+        let mut digits = itoa::Buffer::new();
+        let d = digits.format(n).as_bytes();
+        line[1..1 + d.len()].copy_from_slice(d);
+        1 + d.len()
+    };
+    line[end..end + 2].copy_from_slice(b"\r\n");
+    out.put_slice(&line[..end + 2]);
 }
 
 fn aggregate(out: &mut BytesMut, tag: u8, items: &[Frame]) {

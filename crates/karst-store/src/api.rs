@@ -6,7 +6,6 @@ use bytes::Bytes;
 use crate::cmd::string::{Cond, ExpireOpt, SetArgs, SetDone, int_encodable, op_incr_by, op_set};
 use crate::entry::INLINE_MAX;
 use crate::error::{Error, Result};
-use crate::session::Session;
 use crate::shard::{Ctx, KeyHash, Val, ValRef};
 use crate::store::Many;
 use crate::store::Store;
@@ -86,8 +85,9 @@ fn val(value: &mut Bytes) -> Val<'_> {
 
 impl Store {
     /// The context of a typed call: this handle's database, now.
+    #[inline]
     fn cx0(&self) -> Ctx {
-        Ctx { db: self.db, ..self.ctx(&Session::new()) }
+        Ctx { db: self.db, now: self.now(), lfu: self.policy().is_lfu(), touch: true }
     }
 
     fn room_for(&self, key: &[u8]) -> Result<()> {

@@ -605,9 +605,7 @@ impl Entry {
     /// The total length, from the header.
     #[inline]
     fn len(&self) -> usize {
-        // SAFETY: every entry is at least MIN_LEN > LEN_AT bytes long and fully initialized.
-        let head = unsafe { std::slice::from_raw_parts(self.base(), LEN_AT + 1) };
-        match head[LEN_AT] {
+        match (self.head() >> (8 * LEN_AT)) as u8 {
             0xFF => {
                 // SAFETY: a length byte of 0xFF means the entry is at least 255 bytes long.
                 let head = unsafe { std::slice::from_raw_parts(self.base(), LEN_AT + 5) };
@@ -617,6 +615,15 @@ impl Entry {
             }
             n => n as usize,
         }
+    }
+
+    /// The entry's first 8 bytes, little-endian: flags, access clock, and the first bytes of
+    /// the length fields. Read at once, the common header (both lengths below 255) decodes
+    /// with shifts.
+    #[inline]
+    fn head(&self) -> u64 {
+        // SAFETY: every entry is at least MIN_LEN = 8 bytes long and fully initialized.
+        u64::from_le(unsafe { self.base().cast::<u64>().read_unaligned() })
     }
 
     /// The whole entry as bytes.
@@ -780,12 +787,18 @@ impl Entry {
 
     #[inline]
     fn flags(&self) -> u8 {
-        self.bytes().first().copied().unwrap_or(0)
+        self.head() as u8
     }
 
     /// (start of key, end of key).
     #[inline]
     fn key_span(&self) -> (usize, usize) {
+        let h = self.head();
+        let (len, klen) = ((h >> 48) as u8, (h >> 56) as u8);
+        if len != 0xFF && klen != 0xFF {
+            let at = MIN_LEN + if h as u8 & TTL != 0 { 8 } else { 0 };
+            return (at, at + klen as usize);
+        }
         let b = self.bytes();
         let (_, at) = get_varint(b, LEN_AT);
         let (klen, mut at) = get_varint(b, at);
@@ -798,7 +811,10 @@ impl Entry {
     #[inline]
     pub(crate) fn key(&self) -> &[u8] {
         let (s, e) = self.key_span();
-        self.bytes().get(s..e).unwrap_or_default()
+        debug_assert!(s <= e && e <= self.len());
+        // SAFETY: the header that `build` wrote describes the entry's own layout: the key lies
+        // within its `len()` initialized bytes.
+        unsafe { std::slice::from_raw_parts(self.base().add(s), e - s) }
     }
 
     #[inline]
@@ -807,8 +823,8 @@ impl Entry {
             return None;
         }
         let b = self.bytes();
-        let (_, at) = get_varint(b, LEN_AT);
-        let (_, at) = get_varint(b, at);
+        let (at, _) = self.key_span();
+        let at = at - 8;
         let mut t = [0u8; 8];
         t.copy_from_slice(b.get(at..at + 8)?);
         let b = t;
@@ -849,16 +865,12 @@ impl Entry {
 
     #[inline]
     pub(crate) fn access(&self) -> u64 {
-        let mut b = [0u8; 8];
-        b[..5].copy_from_slice(self.bytes().get(1..6).unwrap_or(&[0; 5]));
-        u64::from_le_bytes(b)
+        (self.head() >> 8) & 0xFF_FFFF_FFFF
     }
 
     #[inline]
     pub(crate) fn set_access(&mut self, access: u64) {
-        if let Some(dst) = self.bytes_mut().get_mut(1..6) {
-            dst.copy_from_slice(&access.to_le_bytes()[..5]);
-        }
+        self.flags_and_access()[1..].copy_from_slice(&access.to_le_bytes()[..5]);
     }
 
     #[inline]
@@ -868,13 +880,20 @@ impl Entry {
 
     #[inline]
     pub(crate) fn set_visited(&mut self, on: bool) {
-        if let Some(f) = self.bytes_mut().first_mut() {
-            if on {
-                *f |= VISITED;
-            } else {
-                *f &= !VISITED;
-            }
+        let f = &mut self.flags_and_access()[0];
+        if on {
+            *f |= VISITED;
+        } else {
+            *f &= !VISITED;
         }
+    }
+
+    /// The flags byte and the access clock, the header's first 6 bytes (there in every entry).
+    #[inline]
+    fn flags_and_access(&mut self) -> &mut [u8; 6] {
+        // SAFETY: every entry is at least MIN_LEN = 8 bytes long, and `&mut self` makes this
+        // the only reference to it.
+        unsafe { &mut *self.base().cast::<[u8; 6]>() }
     }
 
     /// What the allocation costs: its length rounded up to the allocator's size class.

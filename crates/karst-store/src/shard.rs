@@ -32,8 +32,18 @@ pub(crate) type Hasher = foldhash::fast::FixedState;
 /// The stored-hash half of a key's hash, as [`KeyHash::h32`] would give.
 #[inline]
 pub(crate) fn h32_of(hs: &Hasher, key: &[u8]) -> u32 {
-    use std::hash::BuildHasher;
-    hs.hash_one(key) as u32
+    key_hash(hs, key) as u32
+}
+
+/// The hash of a key: its bytes alone. (`BuildHasher::hash_one` of a slice also feeds the
+/// hasher its length first, a second round of the hash for nothing: every key is hashed whole
+/// and compared in full.)
+#[inline]
+pub(crate) fn key_hash(hs: &Hasher, key: &[u8]) -> u64 {
+    use std::hash::{BuildHasher, Hasher as _};
+    let mut h = hs.build_hasher();
+    h.write(key);
+    h.finish()
 }
 
 /// A key's hash, computed once per command: the high half picks the shard, the low half is
@@ -90,6 +100,7 @@ impl ValRef<'_> {
     }
 
     /// An owned copy (shared, not copied, for large values).
+    #[inline]
     pub(crate) fn to_bytes(self) -> Bytes {
         match self {
             ValRef::Bytes(b) => Bytes::copy_from_slice(b),
@@ -176,6 +187,7 @@ impl<'a> Found<'a> {
     }
 }
 
+#[inline]
 fn value_of(e: &Entry) -> ValRef<'_> {
     match e.stored() {
         Stored::Inline(b) => ValRef::Bytes(b),
@@ -511,6 +523,7 @@ impl Shard {
 
     /// Like [`Shard::find`], recording the access (LRU/LFU clock, SIEVE bit) and, if `stats`,
     /// a keyspace hit or miss.
+    #[inline]
     pub(crate) fn lookup(
         &mut self,
         cx: &Ctx,
@@ -523,6 +536,7 @@ impl Shard {
     }
 
     /// [`Shard::lookup`]'s work; the live key's slot in its table.
+    #[inline]
     fn lookup_index(&mut self, cx: &Ctx, h: KeyHash, key: &[u8], stats: bool) -> Option<usize> {
         let Shard { dbs, side } = self;
         let Db { table, ttl } = dbs.get_mut(cx.db)?;
@@ -1106,8 +1120,7 @@ mod tests {
     const HS: Hasher = Hasher::with_seed(1);
 
     fn kh(key: &[u8]) -> KeyHash {
-        use std::hash::BuildHasher;
-        KeyHash(HS.hash_one(key))
+        KeyHash(key_hash(&HS, key))
     }
 
     #[test]

@@ -1,7 +1,6 @@
 //! The store handle: shards, settings, the dispatcher and the statistics.
 
 use crossbeam_utils::CachePadded;
-use std::hash::BuildHasher;
 use std::marker::PhantomData;
 use std::mem::ManuallyDrop;
 use std::ops::{Deref, DerefMut};
@@ -260,6 +259,7 @@ fn looks_up_member(name: &[u8]) -> bool {
 }
 
 impl Drop for ShardGuard<'_> {
+    #[inline]
     #[allow(unsafe_code, reason = "a kept shard's guard is forgotten; see `crate::hold`")]
     fn drop(&mut self) {
         let now = self.guard.bytes();
@@ -348,7 +348,7 @@ impl Store {
 
     #[inline]
     pub(crate) fn hash(&self, key: &[u8]) -> KeyHash {
-        KeyHash(self.inner.hasher.hash_one(key))
+        KeyHash(crate::shard::key_hash(&self.inner.hasher, key))
     }
 
     #[inline]
@@ -372,6 +372,7 @@ impl Store {
         std::ptr::from_ref::<AtomicI64>(&self.inner.used) as usize
     }
 
+    #[inline]
     #[allow(unsafe_code, reason = "a kept shard is used without locking; see `crate::hold`")]
     pub(crate) fn lock_index(&self, index: usize) -> ShardGuard<'_> {
         let i = index & self.inner.mask as usize;

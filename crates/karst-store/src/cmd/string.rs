@@ -904,12 +904,11 @@ mod tests {
 
     #[test]
     fn ops_on_a_shard() {
-        use crate::shard::{Hasher, Shard};
-        use std::hash::BuildHasher;
+        use crate::shard::{Hasher, Shard, key_hash};
         let hs = Hasher::with_seed(3);
         let mut shard = Shard::new(1, 1, hs);
         let cx = Ctx { db: 0, now: 0, lfu: false, touch: true };
-        let h = KeyHash(hs.hash_one(&b"n"[..]));
+        let h = KeyHash(key_hash(&hs, b"n"));
         assert_eq!(op_incr_by(&mut shard, &cx, h, b"n", 5), Ok(5));
         assert_eq!(op_incr_by(&mut shard, &cx, h, b"n", i64::MAX), Err(Error::Overflow));
         assert_eq!(op_setrange(&mut shard, &cx, h, b"n", 3, b"x"), Ok(4));
@@ -926,7 +925,7 @@ mod tests {
         });
         assert_eq!(r, Ok(SetDone::Stored));
         assert_eq!(old, None); // GET was not asked for
-        let h2 = KeyHash(hs.hash_one(&b"m"[..]));
+        let h2 = KeyHash(key_hash(&hs, b"m"));
         assert_eq!(
             op_set(&mut shard, &cx, h2, b"m", Val::Int(1), &o, |_| {}),
             Ok(SetDone::Aborted)
