@@ -588,9 +588,15 @@ impl Shard {
                 // A value of the old one's length is written over it: no allocation, no free.
                 if let (Some(v), Some(e)) = (val.in_entry(), table.at_mut(i)) {
                     if e.same_layout(expire, v) {
-                        side.untrack(ttl, e);
+                        // Same length, same cost: only a TTL (then on both) has bookkeeping.
+                        let timed = expire.is_some();
+                        if timed {
+                            side.untrack(ttl, e);
+                        }
                         e.overwrite(expire, access, flags, v);
-                        side.track(ttl, e);
+                        if timed {
+                            side.track(ttl, e);
+                        }
                         side.stats.expired += u64::from(!live);
                         return live;
                     }
