@@ -71,8 +71,10 @@ impl Redis {
             let pid = i64::from(child.id());
             let mut redis =
                 Redis { child, conn, buf: BytesMut::new(), parser: ReplyParser::default() };
-            let info = redis.call(&[b"INFO".to_vec(), b"server".to_vec()]);
-            let ours = matches!(&info, Frame::Bulk(b)
+            // A server that resets the connection (one that lost the port and is going away)
+            // is not ours either.
+            let info = redis.try_call(&[b"INFO".to_vec(), b"server".to_vec()]);
+            let ours = matches!(&info, Ok(Frame::Bulk(b))
                 if String::from_utf8_lossy(b).contains(&format!("process_id:{pid}\r\n")));
             if !ours {
                 continue; // dropping `redis` stops the child, if it ever started
@@ -85,20 +87,26 @@ impl Redis {
     }
 
     fn call(&mut self, args: &[Vec<u8>]) -> Frame {
+        self.try_call(args).expect("talk to redis-server")
+    }
+
+    fn try_call(&mut self, args: &[Vec<u8>]) -> std::io::Result<Frame> {
         let mut req = format!("*{}\r\n", args.len()).into_bytes();
         for a in args {
             req.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
             req.extend_from_slice(a);
             req.extend_from_slice(b"\r\n");
         }
-        self.conn.write_all(&req).expect("write to redis-server");
+        self.conn.write_all(&req)?;
         loop {
             if let Some(frame) = self.parser.parse(&mut self.buf).expect("valid reply") {
-                return frame;
+                return Ok(frame);
             }
             let mut chunk = [0u8; 64 * 1024];
-            let n = self.conn.read(&mut chunk).expect("read from redis-server");
-            assert!(n > 0, "redis-server closed the connection");
+            let n = self.conn.read(&mut chunk)?;
+            if n == 0 {
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            }
             self.buf.extend_from_slice(&chunk[..n]);
         }
     }
