@@ -980,12 +980,22 @@ mod tests {
         assert_eq!(e.stored(), Stored::Inline(&[3; 200]));
     }
 
+    /// Every field reads back what was written, for each layout of the header: both length
+    /// fields of 1 byte, a 5-byte total length with a 1-byte key length (a short key with a
+    /// long value), and both of 5 bytes; with and without a TTL.
     #[test]
     fn fields_round_trip() {
         let big = Bytes::from(vec![7u8; 100]);
+        let long = [9u8; 400];
         for key in [&b""[..], b"k", &[b'x'; 300]] {
             for expire in [None, Some(0), Some(-5), Some(i64::MAX)] {
-                for value in [Some(NewValue::Inline(b"hello")), Some(NewValue::Int(-42)), None] {
+                let values = [
+                    Some(NewValue::Inline(b"hello")),
+                    Some(NewValue::Inline(&long)),
+                    Some(NewValue::Int(-42)),
+                    None,
+                ];
+                for value in values {
                     let mut e = match value {
                         Some(v) => Entry::new(key, expire, 0x12_3456_789A, RAW, v),
                         None => Entry::new_shared(key, expire, 0x12_3456_789A, RAW, big.clone()),
@@ -1001,12 +1011,14 @@ mod tests {
                         (None, Stored::Heap(b)) => assert_eq!(b.as_ptr(), big.as_ptr()),
                         other => panic!("mismatch {other:?}"),
                     }
+                    let before = format!("{:?}", e.stored());
                     e.set_access(5);
                     e.set_visited(true);
                     assert_eq!(e.access(), 5);
                     assert!(e.visited());
-                    let before = e.stored();
-                    let before = format!("{before:?}");
+                    // Writing the access clock and flags in place leaves the rest alone.
+                    assert_eq!((e.key(), e.expire()), (key, expire));
+                    assert_eq!(format!("{:?}", e.stored()), before);
                     e.set_expire(Some(77));
                     assert_eq!(e.expire(), Some(77));
                     assert_eq!(e.key(), key);
