@@ -139,13 +139,16 @@ enum Ran {
     Rejected,
 }
 
-/// A request's command as the table knows it: its spec, its index (for the counters) and
-/// whether it is FAST. All empty for an unknown name.
+/// A request's command as the table knows it: its spec, its index (for the counters), whether
+/// it is FAST and whether the pipeline prefetch knows it. All empty for an unknown name.
 #[derive(Clone, Copy, Debug, Default)]
 struct Looked {
     spec: Option<&'static CommandSpec>,
     index: Option<usize>,
     fast: bool,
+    /// A command [`Store::prefetch`] can act on (HSET, SADD…): only then is the next
+    /// request offered to it, until prefetching starts.
+    prefetches: bool,
 }
 
 impl Conn {
@@ -372,13 +375,15 @@ impl Conn {
         let slow = self.cached.slow_micros;
         let mut prefetching = None;
         for (pos, args) in requests {
-            let Looked { spec, index, fast } = self.look_up(args.get(0));
+            let Looked { spec, index, fast, prefetches } = self.look_up(args.get(0));
             if !fast && !self.fast_run.is_empty() {
                 let now = Instant::now();
                 self.close_fast_run(batch, now.duration_since(timing.last), slow);
                 timing.last = now;
             }
-            self.prefetch_ahead(batch, pos, &mut prefetching);
+            if prefetches || prefetching.is_some() {
+                self.prefetch_ahead(batch, pos, &mut prefetching);
+            }
             let mark = self.out.len();
             let (flow, ran) = self.execute_one(args, spec);
             let error = self.replied_error(mark);
@@ -452,8 +457,9 @@ impl Conn {
             batch.get(pos + ahead).is_some_and(|args| store.prefetch(session, args, stage))
         };
         match *since {
-            // One try per request until the next one is a lookup on the kept shard, so that a
-            // batch of other commands pays one look at a name per request, not six.
+            // One try per request (of a command that prefetches: pipelines repeat one command)
+            // until the next one is a lookup on the kept shard, so that a batch of other
+            // commands pays nothing, and one of these pays one look at a name, not six.
             None => {
                 if stage(1, Prefetch::Slot) {
                     for ahead in 2..=PREFETCH_AHEAD {
@@ -532,6 +538,7 @@ impl Conn {
             spec,
             index: spec.and_then(command_index),
             fast: spec.is_some_and(|s| s.flags.has(Flags::FAST)),
+            prefetches: karst_store::prefetches(name),
         };
         if name.len() <= self.last_name.len() {
             self.last_name[..name.len()].copy_from_slice(name);

@@ -87,7 +87,7 @@ pub use error::{Error, Result, unknown_subcommand};
 pub use karst_resp::Frame;
 pub use policy::{Policy, UnknownPolicy};
 pub use session::Session;
-pub use store::{Builder, Hold, Outcome, Stats, Store};
+pub use store::{Builder, Hold, Outcome, Stats, Store, prefetches};
 pub use types::{EncodingLimits, Prefetch};
 
 /// The README's Rust examples, compiled and run as doctests so they stay true.

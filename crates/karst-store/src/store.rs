@@ -232,10 +232,12 @@ impl DerefMut for ShardGuard<'_> {
     }
 }
 
-/// Whether the command named `name` looks up its third argument as a hash field or set member
-/// (what [`Store::prefetch`] can load ahead). Cheap on the commands it does not know: most are
-/// told apart by length and first letter.
-fn looks_up_member(name: &[u8]) -> bool {
+/// Whether the command named `name` looks up its third argument as a hash field or set member:
+/// the commands [`Store::prefetch`] can load ahead for. Cheap on the commands it does not know:
+/// most are told apart by length and first letter. A connection that caches its last command's
+/// lookup can cache this answer with it, and not ask [`Store::prefetch`] about a pipeline of
+/// other commands at all.
+pub fn prefetches(name: &[u8]) -> bool {
     const KNOWN: [&[u8]; 12] = [
         b"HSET",
         b"HSETNX",
@@ -649,7 +651,7 @@ impl Store {
     ///
     /// True when it acted: the command is one it knows and its shard is kept.
     pub fn prefetch(&self, session: &Session, args: Args<'_>, stage: Prefetch) -> bool {
-        if !args.get(0).is_some_and(looks_up_member) {
+        if !args.get(0).is_some_and(prefetches) {
             return false;
         }
         let (Some(key), Some(member)) = (args.get(1), args.get(2)) else {
