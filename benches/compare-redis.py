@@ -10,7 +10,8 @@ lpush,rpop,sadd,hset,zadd,lrange_100) and depth (1, 16, 64 by default), interlea
 (redis, karst, redis, karst, ...),
 REPS times each. Reports the median ops/s, p50/p99 latency and each server's CPU time per
 request (utime+stime from /proc/PID/stat before and after each run), prints a markdown table
-with karst/redis ratios, and with --svg PATH writes an SVG chart. A second table splits each
+with karst/redis ratios (of the medians, and the range of each rep's ratio to the redis run
+beside it), and with --svg PATH writes an SVG chart. A second table splits each
 server's CPU into user and system time and counts how often its threads went to sleep
 (voluntary context switches, from /proc/PID/task/*/status): the server that keeps up with
 redis-benchmark sleeps and wakes in epoll_wait, the one that falls behind never does.
@@ -104,6 +105,16 @@ def bench(port, test, depth, n):
     return benchmark(port, depth, n, ["-t", test])
 
 
+def spread(results, test, depth):
+    """The lowest and highest of each rep's CPU ratio, karst's run over the redis run just
+    before it: how far one rep can stray from the medians' ratio on a noisy machine."""
+    pairs = zip(results[("redis", test, depth)], results[("karst", test, depth)])
+    ratios = [k[3] / r[3] for r, k in pairs if r[3]]
+    if not ratios:
+        return "–"
+    return f"{min(ratios):.2f}–{max(ratios):.2f}×"
+
+
 def run(args):
     if not shutil.which("redis-benchmark") or not shutil.which("redis-server"):
         sys.exit("redis-server and redis-benchmark must be installed")
@@ -162,9 +173,10 @@ def run(args):
     med = {k: tuple(statistics.median(x[i] for x in v) for i in range(7)) for k, v in results.items()}
     lines = [
         "| test | -P | redis ops/s | karst ops/s | karst/redis | p50 ms redis / karst | "
-        "p99 ms redis / karst | CPU µs/req redis | CPU µs/req karst | CPU karst/redis |"
+        "p99 ms redis / karst | CPU µs/req redis | CPU µs/req karst | CPU karst/redis | "
+        "each rep, lowest–highest |"
         + (" CPU µs/req base | CPU base/redis |" if args.baseline else ""),
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|" + ("---:|---:|" if args.baseline else ""),
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|" + ("---:|---:|" if args.baseline else ""),
     ]
     rows = []
     for depth in args.depths:
@@ -174,7 +186,7 @@ def run(args):
             line = (
                 f"| {test.upper()} | {depth} | {r[0]:,.0f} | {k[0]:,.0f} | {k[0] / r[0]:.2f}× | "
                 f"{r[1]:.3f} / {k[1]:.3f} | {r[2]:.3f} / {k[2]:.3f} | {r[3]:.2f} | {k[3]:.2f} | "
-                f"{k[3] / r[3] if r[3] else float('nan'):.2f}× |")
+                f"{k[3] / r[3] if r[3] else float('nan'):.2f}× | {spread(results, test, depth)} |")
             if args.baseline:
                 b = med[("base", test, depth)]
                 line += f" {b[3]:.2f} | {b[3] / r[3] if r[3] else float('nan'):.2f}× |"

@@ -110,8 +110,6 @@ fn one_byte_at_a_time() {
 /// for lengths written plainly and otherwise, at and past each limit.
 #[test]
 fn whole_and_byte_by_byte_parsing_agree() {
-    let limits =
-        Limits { max_bulk_len: 8, max_multibulk_len: 3, max_inline_len: 4, ..Limits::default() };
     let cases: &[&[u8]] = &[
         b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n",
         b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$8\r\n12345678\r\n",
@@ -130,8 +128,23 @@ fn whole_and_byte_by_byte_parsing_agree() {
         b"*1\r\n$10000\r\na\r\n",
         b"*1\r\n$1\r\na\r\n*2\r\n$1\r\nb",
         b"*99999999999999999999\r\n",
+        // One- and two-digit lengths, which the one-pass path reads from a single load.
+        b"*2\r\n$2\r\nab\r\n$1\r\nc\r\n",
+        b"*1\r\n$05\r\nabcde\r\n",
+        b"*1\r\n$12\r\n123456789012\r\n",
+        b"*1\r\n$1\nXa\r\n",
+        b"*1\r\n$1a\ra\r\n",
+        b"*10\r\n$1\r\na\r\n",
+        b"*3\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\n",
     ];
-    for &input in cases {
+    // Header lines at, under and well past the inline limit.
+    let limits = [1, 2, 3, 4].map(|max_inline_len| Limits {
+        max_bulk_len: 8,
+        max_multibulk_len: 3,
+        max_inline_len,
+        ..Limits::default()
+    });
+    for (&input, limits) in cases.iter().flat_map(|c| limits.iter().map(move |l| (c, *l))) {
         for authenticated in [true, false] {
             let whole = parse_with(limits, authenticated, input);
             let mut parser = RequestParser::new(limits);
@@ -146,7 +159,13 @@ fn whole_and_byte_by_byte_parsing_agree() {
                     break;
                 }
             }
-            assert_eq!((got, result), whole, "{}", String::from_utf8_lossy(input));
+            assert_eq!(
+                (got, result),
+                whole,
+                "{} (inline limit {})",
+                String::from_utf8_lossy(input),
+                limits.max_inline_len
+            );
         }
     }
 }
