@@ -704,15 +704,11 @@ impl Shard {
         };
         let Shard { dbs, side } = self;
         let Some(e) = dbs.get_mut(cx.db).and_then(|d| d.table.at_mut(i)) else { return Ok(None) };
-        // The box's cost does not change: only what the collection holds.
-        let before = match e.obj() {
-            Some(o) if T::of(o).is_some() => o.cost(),
-            _ => return Err(Error::WrongType),
-        };
         let Some(t) = e.obj_mut().and_then(T::of_mut) else { return Err(Error::WrongType) };
+        // The box's cost does not change: only what the collection holds.
+        let before = t.cost();
         let r = f(t);
-        let Some(o) = e.obj() else { return Ok(Some(r)) };
-        let (after, empty) = (o.cost(), o.len() == 0);
+        let (after, empty) = (t.cost(), t.len() == 0);
         side.bytes = (side.bytes + after).saturating_sub(before);
         if empty {
             let _ = self.take(cx.db, h, key, cx.now);

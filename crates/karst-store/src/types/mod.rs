@@ -203,7 +203,8 @@ impl<'a> ObjRef<'a> {
         }
     }
 
-    /// Number of elements (an empty collection is deleted with its key).
+    /// Number of elements (the store asks the typed collection: [`Kind::len`]).
+    #[cfg(test)]
     pub(crate) fn len(self) -> usize {
         match self {
             ObjRef::Hash(v) => v.len(),
@@ -229,6 +230,10 @@ pub(crate) trait Kind: Sized {
     fn of(o: ObjRef<'_>) -> Option<&Self>;
     fn of_mut(o: ObjMut<'_>) -> Option<&mut Self>;
     fn into_obj(self) -> Obj;
+    /// As [`ObjRef::cost`], without the match on the type.
+    fn cost(&self) -> usize;
+    /// Number of elements (an empty collection is deleted with its key).
+    fn len(&self) -> usize;
 }
 
 macro_rules! kind {
@@ -251,6 +256,14 @@ macro_rules! kind {
             #[inline]
             fn into_obj(self) -> Obj {
                 Obj::$v(self)
+            }
+            #[inline]
+            fn cost(&self) -> usize {
+                <$t>::cost(self)
+            }
+            #[inline]
+            fn len(&self) -> usize {
+                <$t>::len(self)
             }
         }
     };
