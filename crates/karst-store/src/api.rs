@@ -87,7 +87,7 @@ impl Store {
     /// The context of a typed call: this handle's database, now.
     #[inline]
     fn cx0(&self) -> Ctx {
-        Ctx { db: self.db, now: self.now(), lfu: self.policy().is_lfu(), touch: true }
+        self.ctx_in(self.db, true)
     }
 
     fn room_for(&self, key: &[u8]) -> Result<()> {

@@ -449,12 +449,13 @@ impl Store {
 
     #[inline]
     pub(crate) fn ctx(&self, session: &Session) -> Ctx {
-        Ctx {
-            db: session.db,
-            now: self.now(),
-            lfu: self.policy().is_lfu(),
-            touch: !session.no_touch,
-        }
+        self.ctx_in(session.db, !session.no_touch)
+    }
+
+    /// A command's context in database `db`, now; `touch`: its reads record an access.
+    #[inline]
+    pub(crate) fn ctx_in(&self, db: usize, touch: bool) -> Ctx {
+        Ctx { db, now: self.now(), lfu: self.policy().is_lfu(), touch }
     }
 
     // --- settings ----------------------------------------------------------------------------
