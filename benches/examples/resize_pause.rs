@@ -1,0 +1,30 @@
+//! Longest single SET while loading N keys into a Store of S shards: the pause a table's growth
+//! costs (every key of the shard is rehashed at once).
+//! `cargo run --release -p karst-benches --example resize_pause -- N S`
+use bytes::Bytes;
+use std::time::Instant;
+
+fn main() {
+    let mut a = std::env::args().skip(1).map(|s| s.parse::<usize>().unwrap());
+    let n = a.next().unwrap_or(4_000_000);
+    let shards = a.next().unwrap_or(1024);
+    let s = karst_store::Store::builder().shards(shards).build();
+    let v = Bytes::from_static(&[b'v'; 32]);
+    let mut worst = 0u128;
+    let mut over_1ms = 0;
+    let t0 = Instant::now();
+    for i in 0..n {
+        let k = format!("key:{i:012}");
+        let t = Instant::now();
+        s.set(k.as_bytes(), v.clone()).unwrap();
+        let d = t.elapsed().as_micros();
+        worst = worst.max(d);
+        if d > 1000 {
+            over_1ms += 1;
+        }
+    }
+    println!(
+        "{n} keys, {shards} shards: longest SET {worst} µs, {over_1ms} over 1 ms, load {:.2} s",
+        t0.elapsed().as_secs_f64()
+    );
+}
