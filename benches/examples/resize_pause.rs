@@ -1,13 +1,20 @@
 //! Longest single SET while loading N keys into a Store of S shards: the pause a table's growth
 //! costs (every key of the shard is rehashed at once).
-//! `cargo run --release -p karst-benches --example resize_pause -- N S`
+//! `cargo run --release -p karst-benches --example resize_pause -- [N [S]]` (N 4,000,000 keys
+//! and S 1,024 shards by default; S a power of two).
 use bytes::Bytes;
 use std::time::Instant;
 
 fn main() {
-    let mut a = std::env::args().skip(1).map(|s| s.parse::<usize>().unwrap());
-    let n = a.next().unwrap_or(4_000_000);
-    let shards = a.next().unwrap_or(1024);
+    let args: Vec<usize> = match std::env::args().skip(1).map(|s| s.parse()).collect() {
+        Ok(v) => v,
+        Err(_) => {
+            eprintln!("usage: resize_pause [KEYS [SHARDS]]");
+            std::process::exit(2);
+        }
+    };
+    let n = args.first().copied().unwrap_or(4_000_000);
+    let shards = args.get(1).copied().unwrap_or(1024);
     let s = karst_store::Store::builder().shards(shards).build();
     let v = Bytes::from_static(&[b'v'; 32]);
     let mut worst = 0u128;
