@@ -306,6 +306,10 @@ pub(crate) struct Side {
     sieve: VecDeque<(u32, u8)>,
     hand: usize,
     pub(crate) sieve_on: bool,
+    /// A table of this shard may be draining its old array (set when a write grows one,
+    /// cleared by the expiry cycle's visit that finds none): spares that visit a look at
+    /// every database's table. A hint; a table drains through its own writes and lookups too.
+    may_drain: bool,
     hasher: Hasher,
     /// Redis's eviction pool: the best candidates of past samples, best first.
     pool: Vec<Candidate>,
@@ -481,6 +485,7 @@ impl Shard {
                 sieve: VecDeque::new(),
                 hand: 0,
                 sieve_on: false,
+                may_drain: false,
                 hasher,
                 pool: Vec::new(),
                 pool_policy: None,
@@ -666,6 +671,7 @@ impl Shard {
                 side.track(ttl, &new);
                 let before = table.allocation_size();
                 table.insert_new(h.h32(), new, &side.hasher);
+                side.may_drain |= table.draining();
                 side.bytes = (side.bytes + table.allocation_size()).saturating_sub(before);
                 side.sieve_push(h.h32(), cx.db);
                 false
@@ -890,10 +896,15 @@ impl Shard {
     /// nobody writes to still finish (the active expiry cycle calls this on every visit).
     fn drain_tables(&mut self) {
         let Shard { dbs, side } = self;
+        if !side.may_drain {
+            return;
+        }
+        side.may_drain = false;
         for db in 0..dbs.len() {
             let Some(d) = dbs.get_mut(db) else { break };
             if d.table.draining() {
                 side.drain(&mut d.table, CRON_DRAIN);
+                side.may_drain |= d.table.draining();
             }
         }
     }
