@@ -6,10 +6,10 @@ each (`redis-cli --pipe`), then, REPS times and alternately, walks the keyspace 
 
     SCAN cursor COUNT C    (from cursor 0 until it comes back to 0, one call at a time)
 
-and reports the wall time of the walk, the keys it returned, the SCAN calls it took (from
-INFO commandstats) and each server's CPU time per call (/proc/PID/stat before and after); then
-as many PINGs, one at a time, whose CPU is the round trip's share: what remains is SCAN's own. A key may come more than once from Redis when its table rehashes meanwhile; none does
-here, since nothing writes during the walk.
+and reports the wall time of the walk, the distinct keys it returned, the SCAN calls it took
+(from INFO commandstats) and each server's CPU time per call (/proc/PID/stat before and after);
+then sends as many PINGs, one at a time, whose CPU is the round trip's share: what remains is
+SCAN's own.
 
 --baseline PATH adds another karst-server binary (an older build) as a third server.
 
@@ -20,6 +20,7 @@ Usage: benches/scan-compare.py [--keys 1000000] [--count 10] [--reps 3] [--no-bu
 import argparse
 import importlib.util
 import os
+import socket
 import statistics
 import subprocess
 import sys
@@ -62,7 +63,6 @@ def scan_calls(port):
 
 def walk(port, count):
     """SCAN from cursor 0 until it comes back to 0; (seconds, distinct keys)."""
-    import socket
     sock = socket.create_connection(("127.0.0.1", port))
     f = sock.makefile("rb")
 
@@ -90,7 +90,6 @@ def walk(port, count):
 
 def pings(port, calls):
     """`calls` PINGs one at a time, as the walk sends its SCANs: the cost of a round trip."""
-    import socket
     sock = socket.create_connection(("127.0.0.1", port))
     f = sock.makefile("rb")
     for _ in range(calls):

@@ -7,22 +7,15 @@ use bytes::Bytes;
 use std::time::Instant;
 
 fn main() {
-    let args: Vec<usize> = match std::env::args().skip(1).map(|s| s.parse()).collect() {
-        Ok(v) => v,
-        Err(_) => {
-            eprintln!("usage: resize_pause [KEYS [SHARDS]]");
-            std::process::exit(2);
-        }
-    };
-    let n = args.first().copied().unwrap_or(4_000_000);
-    let shards = args.get(1).copied().unwrap_or(1024);
+    let [n, shards] =
+        karst_benches::numeric_args("resize_pause [KEYS [SHARDS]]", [4_000_000, 1024]);
     let s = karst_store::Store::builder().shards(shards).build();
     let v = Bytes::from_static(&[b'v'; 32]);
     let mut worst = 0u128;
     let (mut over_100us, mut over_1ms) = (0, 0);
     let t0 = Instant::now();
     for i in 0..n {
-        let k = format!("key:{i:012}");
+        let k = karst_benches::key(i);
         let t = Instant::now();
         s.set(k.as_bytes(), v.clone()).unwrap();
         let d = t.elapsed().as_micros();

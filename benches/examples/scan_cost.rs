@@ -6,19 +6,11 @@ use bytes::Bytes;
 use std::time::Instant;
 
 fn main() {
-    let args: Vec<usize> = match std::env::args().skip(1).map(|s| s.parse()).collect() {
-        Ok(v) => v,
-        Err(_) => {
-            eprintln!("usage: scan_cost [KEYS [COUNT]]");
-            std::process::exit(2);
-        }
-    };
-    let n = args.first().copied().unwrap_or(4_000_000);
-    let count = args.get(1).copied().unwrap_or(10);
+    let [n, count] = karst_benches::numeric_args("scan_cost [KEYS [COUNT]]", [4_000_000, 10]);
     let s = karst_store::Store::new();
     let v = Bytes::from_static(&[b'v'; 32]);
     for i in 0..n {
-        s.set(format!("key:{i:012}").as_bytes(), v.clone()).unwrap();
+        s.set(karst_benches::key(i), v.clone()).unwrap();
     }
     let (mut calls, mut keys, mut worst) = (0u64, 0usize, 0u128);
     let mut cursor = 0;

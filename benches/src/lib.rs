@@ -205,6 +205,19 @@ impl Rng {
     }
 }
 
+/// The numeric arguments of an example, each defaulting to `defaults[i]` when left out; prints
+/// `usage` and exits with status 2 on one that is not a number or on too many.
+pub fn numeric_args<const N: usize>(usage: &str, defaults: [usize; N]) -> [usize; N] {
+    let given: Result<Vec<usize>, _> = std::env::args().skip(1).map(|a| a.parse()).collect();
+    match given {
+        Ok(g) if g.len() <= N => std::array::from_fn(|i| g.get(i).copied().unwrap_or(defaults[i])),
+        _ => {
+            eprintln!("usage: {usage}");
+            std::process::exit(2);
+        }
+    }
+}
+
 /// The 16-byte key of rank `i`.
 pub fn key(i: usize) -> String {
     format!("key:{i:012}")
