@@ -10,8 +10,9 @@ lpush,rpop,sadd,hset,zadd,lrange_100) and depth (1, 16, 64 by default), interlea
 (redis, karst, redis, karst, ...),
 REPS times each. Reports the median ops/s, p50/p99 latency and each server's CPU time per
 request (utime+stime from /proc/PID/stat before and after each run), prints a markdown table
-with karst/redis ratios (of the medians, and the range of each rep's ratio to the redis run
-beside it), and with --svg PATH writes an SVG chart. A second table splits each
+with karst/redis ratios (of the medians; the range of each rep's CPU ratio to the redis run
+beside it; and, from 5 reps, those ratios' median with a 95% bootstrap interval), and with
+--svg PATH writes an SVG chart. A second table splits each
 server's CPU into user and system time and counts how often its threads went to sleep
 (voluntary context switches, from /proc/PID/task/*/status): the server that keeps up with
 redis-benchmark sleeps and wakes in epoll_wait, the one that falls behind never does.
@@ -31,6 +32,7 @@ import argparse
 import csv
 import io
 import os
+import random
 import shutil
 import socket
 import statistics
@@ -115,6 +117,22 @@ def spread(results, test, depth):
     return f"{min(ratios):.2f}–{max(ratios):.2f}×"
 
 
+def interval(results, test, depth, resamples=2000):
+    """The median of each rep's CPU ratio (karst's run over the redis run just before it, so a
+    drift of the machine between reps cancels out) and its 95% bootstrap interval: the reps
+    drawn again with replacement 2,000 times (fixed seed), the 2.5th and 97.5th percentiles of
+    the resampled medians. A target is met with this run's confidence when the whole interval
+    is on its side."""
+    pairs = zip(results[("redis", test, depth)], results[("karst", test, depth)])
+    ratios = [k[3] / r[3] for r, k in pairs if r[3]]
+    if len(ratios) < 5:
+        return "–"
+    rng = random.Random(1)
+    medians = sorted(statistics.median(rng.choices(ratios, k=len(ratios))) for _ in range(resamples))
+    low, high = medians[resamples * 25 // 1000], medians[resamples * 975 // 1000 - 1]
+    return f"{statistics.median(ratios):.2f}× ({low:.2f}–{high:.2f})"
+
+
 def run(args):
     if not shutil.which("redis-benchmark") or not shutil.which("redis-server"):
         sys.exit("redis-server and redis-benchmark must be installed")
@@ -174,9 +192,9 @@ def run(args):
     lines = [
         "| test | -P | redis ops/s | karst ops/s | karst/redis | p50 ms redis / karst | "
         "p99 ms redis / karst | CPU µs/req redis | CPU µs/req karst | CPU karst/redis | "
-        "each rep, lowest–highest |"
+        "each rep, lowest–highest | each rep, median (95% interval) |"
         + (" CPU µs/req base | CPU base/redis |" if args.baseline else ""),
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|" + ("---:|---:|" if args.baseline else ""),
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|" + ("---:|---:|" if args.baseline else ""),
     ]
     rows = []
     for depth in args.depths:
@@ -186,7 +204,8 @@ def run(args):
             line = (
                 f"| {test.upper()} | {depth} | {r[0]:,.0f} | {k[0]:,.0f} | {k[0] / r[0]:.2f}× | "
                 f"{r[1]:.3f} / {k[1]:.3f} | {r[2]:.3f} / {k[2]:.3f} | {r[3]:.2f} | {k[3]:.2f} | "
-                f"{k[3] / r[3] if r[3] else float('nan'):.2f}× | {spread(results, test, depth)} |")
+                f"{k[3] / r[3] if r[3] else float('nan'):.2f}× | {spread(results, test, depth)} | "
+                f"{interval(results, test, depth)} |")
             if args.baseline:
                 b = med[("base", test, depth)]
                 line += f" {b[3]:.2f} | {b[3] / r[3] if r[3] else float('nan'):.2f}× |"

@@ -384,6 +384,7 @@ impl Side {
     ) -> Option<Entry> {
         let before = table.allocation_size();
         let e = table.remove(i, &self.hasher)?;
+        self.may_drain |= table.draining();
         self.bytes = (self.bytes + table.allocation_size()).saturating_sub(before);
         self.untrack(ttl, &e);
         self.release(&e);
@@ -1339,16 +1340,30 @@ mod tests {
             n += 1;
             assert!(n < 100_000, "the table never grew incrementally");
         }
-        let mut visits = 0;
-        while draining(&s) {
+        let finish = |s: &mut Shard| {
+            let mut visits = 0;
+            while draining(s) {
+                assert_eq!(s.bytes(), s.recount());
+                s.expire_some(0, 100);
+                visits += 1;
+                assert!(visits < 1000, "the expiry cycle does not drain");
+            }
             assert_eq!(s.bytes(), s.recount());
-            s.expire_some(0, 100);
-            visits += 1;
-            assert!(visits < 1000, "the expiry cycle does not drain");
-        }
-        assert_eq!(s.bytes(), s.recount());
+        };
+        finish(&mut s);
         for i in 0..n {
             assert!(s.find(0, kh(&key(i)), &key(i), 0).is_some());
+        }
+        // Deletions shrink the table the same way; the expiry cycle finishes that drain too.
+        let mut left = n;
+        while !draining(&s) {
+            left -= 1;
+            assert!(s.take(0, kh(&key(left)), &key(left), 0).is_some());
+            assert!(left > 0, "the table never shrank incrementally");
+        }
+        finish(&mut s);
+        for i in 0..n {
+            assert_eq!(s.find(0, kh(&key(i)), &key(i), 0).is_some(), i < left);
         }
     }
 

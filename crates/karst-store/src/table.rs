@@ -17,11 +17,10 @@
 //!   tombstones: a removal shifts the following keys of its run back, recomputing their homes
 //!   from their keys (the hash is not stored, as `entry` explains).
 //! - At least one slot is always empty, so every probe ends.
-//! - Growth is incremental, as Redis's rehashing is: a grown table keeps its old slot array
-//!   beside the new one and moves the old entries over a few slots per write (and per visit of
-//!   the active expiry cycle), from slot 0 up, so that no single write rehashes a whole shard.
-//!   Lookups meanwhile probe the new array, then the old. Shrinking, rarer and over at most a
-//!   fifth of the slots, still moves every entry at once.
+//! - Resizing is incremental, as Redis's rehashing is: a table that grows, or shrinks below a
+//!   fifth full, keeps its old slot array beside the new one and moves the old entries over a
+//!   few slots per write (and per visit of the active expiry cycle), from slot 0 up, so that no
+//!   single write rehashes a whole shard. Lookups meanwhile probe the new array, then the old.
 
 use crate::entry::{Entry, size_class};
 use crate::shard::{Hasher, h32_of};
@@ -31,13 +30,14 @@ const MAX_LOAD: (usize, usize) = (4, 5);
 /// Below 1/5 full it shrinks to about half full.
 const MIN_LOAD: (usize, usize) = (1, 5);
 const MIN_SLOTS: usize = 8;
-/// Old slots moved per write (and per lookup through the shard) while a grown table drains its
-/// old array: the drain ends after 1/8 of the old size in writes, well before the new array
-/// could fill (the growth leaves room for 1/2 of it), and costs a write about eight rehashes
-/// meanwhile.
+/// Old slots moved per write (and per lookup through the shard) while a resized table drains
+/// its old array: the drain ends after 1/8 of the old size in writes, and costs a write about
+/// eight rehashes meanwhile. A grown table's new array could not fill before (the growth leaves
+/// room for 1/2 of it); a shrunk one's could only if every one of those writes added a key,
+/// and then the growth finishes the drain first.
 pub(crate) const DRAIN_STEP: usize = 8;
-/// Tables this small (in slots) still grow at once: their whole rehash is shorter than a
-/// drain's bookkeeping is worth.
+/// Tables this small (in slots) still grow and shrink at once: their whole rehash is shorter
+/// than a drain's bookkeeping is worth.
 const DRAIN_FROM: usize = 256;
 
 /// A key's tag: the low 16 bits of its stored hash (the home slot uses the high bits).
@@ -181,7 +181,7 @@ impl Table {
         if (self.len + 1) * MAX_LOAD.1 > self.slots.len() * MAX_LOAD.0 {
             // Growing by half (to 53% full) rehashes each key about three times over its life,
             // doubling about twice; the half costs less memory.
-            self.grow(slots_for(self.slots.len() * 3 / 2), hs);
+            self.rehash(slots_for(self.slots.len() * 3 / 2), hs);
         }
         e.set_tag(tag_of(h32));
         place(&mut self.slots, h32, e);
@@ -189,7 +189,8 @@ impl Table {
     }
 
     /// Removes the entry in slot `i`, then moves back each following entry of the run that may
-    /// sit closer to its home, so every probe still finds its key. Shrinks a nearly empty table.
+    /// sit closer to its home, so every probe still finds its key. Shrinks a nearly empty table
+    /// (its keys move over as writes come, as after a growth; an emptied one at once).
     pub(crate) fn remove(&mut self, i: usize, hs: &Hasher) -> Option<Entry> {
         let n = self.slots.len();
         let out = if i < n {
@@ -204,17 +205,17 @@ impl Table {
         self.drain(DRAIN_STEP, hs);
         let n = self.slots.len();
         if !self.draining() && self.len * MIN_LOAD.1 < n * MIN_LOAD.0 && n > MIN_SLOTS {
-            self.resize(slots_for(self.len * 2), hs);
+            self.rehash(slots_for(self.len * 2), hs);
         }
         Some(out)
     }
 
-    /// A new array of `n` slots, the entries moving over as writes come (at once if the table
-    /// is small). A drain still going when the new array fills is finished first (it cannot
-    /// be, at DRAIN_STEP slots a write; this keeps the table right whatever the constants).
-    fn grow(&mut self, n: usize, hs: &Hasher) {
+    /// A new array of `n` slots, larger or smaller, the entries moving over as writes come (at
+    /// once if the table is small or empty). A drain still going when the new array fills is
+    /// finished first (this keeps the table right whatever the constants).
+    fn rehash(&mut self, n: usize, hs: &Hasher) {
         self.drain(usize::MAX, hs);
-        if self.slots.len() < DRAIN_FROM {
+        if self.slots.len() < DRAIN_FROM || self.len == 0 {
             return self.resize(n, hs);
         }
         let old = std::mem::replace(&mut self.slots, empty(n));
@@ -489,6 +490,47 @@ mod tests {
             assert_eq!(t.len(), 0);
             assert!(t.slots.len() <= MIN_SLOTS.max(peak / 4), "{} slots left", t.slots.len());
         }
+    }
+
+    /// A table emptied to under a fifth full shrinks through a drain, as it grows: the write
+    /// that shrinks it moves a few slots, not every entry, and every key stays found until
+    /// the drain is over. An emptied table gives its slots back at once.
+    #[test]
+    fn a_large_table_shrinks_incrementally() {
+        let hs = Hasher::with_seed(7);
+        let key = |i: usize| format!("k{i}").into_bytes();
+        let mut t = Table::default();
+        let n = if cfg!(miri) { 400 } else { 4000 };
+        for i in 0..n {
+            t.insert_new(h32_of(&hs, &key(i)), entry(&key(i)), &hs);
+        }
+        while t.draining() {
+            t.drain(DRAIN_STEP, &hs);
+        }
+        let full = t.slots.len();
+        let mut left = n;
+        let mut shrinks = 0;
+        while left > 0 {
+            let was = t.draining();
+            left -= 1;
+            let k = key(left);
+            let i = t.find_index(h32_of(&hs, &k), &k).expect("present");
+            assert!(t.remove(i, &hs).is_some());
+            if !was && t.draining() {
+                shrinks += 1;
+                // The old array is still there, nearly whole; the new one is smaller.
+                let old = t.old.as_ref().expect("draining");
+                assert!(t.slots.len() < old.slots.len());
+                assert!(old.next <= 4 * DRAIN_STEP, "moved {} slots at once", old.next);
+                for j in 0..left {
+                    assert!(t.find(h32_of(&hs, &key(j)), &key(j)).is_some(), "lost {j}");
+                }
+            }
+            assert_eq!(t.len(), left);
+        }
+        assert!(shrinks > 0, "never shrank incrementally");
+        assert!(!t.draining());
+        assert!(t.slots.len() <= MIN_SLOTS, "{} of {full} slots left", t.slots.len());
     }
 
     /// SCAN's guarantee at the table: keys come in disjoint hash ranges, so none comes twice,
