@@ -3,11 +3,13 @@
 //! growth and shrinking cost. (Until the fifteenth session every key of the shard was rehashed
 //! at once as its table grew, until the sixteenth as it shrank; now a resized table moves its
 //! keys over a few per write.)
-//! `cargo run --release -p karst-benches --example resize_pause -- [N [S]]` (N 4,000,000 keys
-//! and S 1,024 shards by default; S a power of two).
+//! `cargo run --release -p karst-benches --example resize_pause -- [N [S [PURGER]]]` (N
+//! 4,000,000 keys and S 1,024 shards by default; S a power of two; PURGER 0 to leave mimalloc's
+//! purges to the thread that allocates).
 //!
-//! It runs as karst-server does: on mimalloc, with transparent huge pages off. Either one alone
-//! adds pauses that are not the table's. On glibc's allocator a DEL pauses 30–40 ms now and
+//! It runs as karst-server does: on mimalloc, with transparent huge pages off, and with
+//! karst-mem's purger thread (`jemalloc-bg-thread yes`). Without them there are pauses that
+//! are not the table's. On glibc's allocator a DEL pauses 30–40 ms now and
 //! then: freeing a large block (a slot array) after millions of small frees makes glibc
 //! consolidate its fast bins, every freed entry at once (`GLIBC_TUNABLES=glibc.malloc.mxfast=0`
 //! makes it go away). On mimalloc with huge pages allowed, about a hundred SETs take over 1 ms
@@ -49,14 +51,20 @@ impl Pauses {
 }
 
 fn main() {
-    let [n, shards] =
-        karst_benches::numeric_args("resize_pause [KEYS [SHARDS]]", [4_000_000, 1024]);
+    let [n, shards, purger] =
+        karst_benches::numeric_args("resize_pause [KEYS [SHARDS [PURGER]]]", [4_000_000, 1024, 1]);
     if let Err(e) = karst_mem::disable_transparent_huge_pages() {
         eprintln!("resize_pause: huge pages stay on: {e}");
     }
+    if purger != 0 {
+        karst_mem::start_purger().expect("a thread for the purger");
+    }
     let s = karst_store::Store::builder().shards(shards).build();
     let v = Bytes::from_static(&[b'v'; 32]);
-    println!("{n} keys, {shards} shards:");
+    println!(
+        "{n} keys, {shards} shards, purger thread {}:",
+        if purger != 0 { "on" } else { "off" }
+    );
     let (mut sets, t0) = (Pauses::default(), Instant::now());
     for i in 0..n {
         let k = karst_benches::key(i);

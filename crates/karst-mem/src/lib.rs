@@ -15,6 +15,9 @@
 //! - [`disable_transparent_huge_pages`] turns THP off for the process, as redis-server's
 //!   `disable-thp yes` does (karst-server calls it at start unless configured not to).
 //! - [`prefetch_read`] asks the CPU to start loading a cache line that will be read soon.
+//! - `start_purger` (feature `mimalloc`) hands mimalloc's freed pages back to the kernel from a
+//!   thread of its own, as Redis's `jemalloc-bg-thread` does for jemalloc, so that no thread
+//!   serving clients spends milliseconds in `madvise` after a burst of deletions.
 //! - [`bytes_eq`] compares the short keys and command names of a request without `memcmp`.
 //!
 //! # Guarantees
@@ -29,8 +32,8 @@
 //!   client may announce a 512 MB bulk).
 //! - Raw allocation and raw views are in `alloc.rs` only (the crate's `clippy.toml` enforces
 //!   it); the pool adds only the `unsafe` that declares bytes written (`BufMut`,
-//!   [`PooledBuf::assume_filled`]), `thp.rs` its two `prctl` calls and `prefetch.rs` its one
-//!   prefetch instruction. The crate runs under Miri
+//!   [`PooledBuf::assume_filled`]), `thp.rs` its two `prctl` calls, `prefetch.rs` its one
+//!   prefetch instruction and `purge.rs` its call into mimalloc. The crate runs under Miri
 //!   (`cargo +nightly miri test -p karst-mem`) and the return path has loom models
 //!   (`RUSTFLAGS="--cfg karst_loom" cargo test -p karst-mem --release --lib loom`).
 //!
@@ -66,6 +69,8 @@ mod alloc;
 mod cmp;
 mod pool;
 mod prefetch;
+#[cfg(feature = "mimalloc")]
+mod purge;
 mod sync;
 mod thp;
 
@@ -73,4 +78,6 @@ pub use accounting::{DEFAULT_BATCH, MemCounter};
 pub use cmp::bytes_eq;
 pub use pool::{LargePool, MAX_CLASS, MIN_CLASS, PoolStats, PooledBuf};
 pub use prefetch::prefetch_read;
+#[cfg(feature = "mimalloc")]
+pub use purge::{PURGE_PERIOD, purge, start_purger};
 pub use thp::{disable_transparent_huge_pages, transparent_huge_pages_disabled};

@@ -78,6 +78,9 @@ pub struct Config {
     pub thread_model: ThreadModel,
     /// `disable-thp`: turn transparent huge pages off for the process at start (as Redis).
     pub disable_thp: bool,
+    /// `jemalloc-bg-thread`: hand freed memory back to the kernel from a background thread
+    /// (Redis's name; karst's allocator is mimalloc, and the server starts the thread).
+    pub purge_thread: bool,
     /// The TOML file the configuration was read from, for `CONFIG REWRITE`.
     pub config_file: Option<std::path::PathBuf>,
 }
@@ -113,6 +116,7 @@ impl Default for Config {
             encoding: karst_store::EncodingLimits::default(),
             thread_model: ThreadModel::ReusePort,
             disable_thp: true,
+            purge_thread: true,
             config_file: None,
         }
     }
@@ -577,6 +581,19 @@ pub static OPTIONS: &[ConfigOption] = &[
         get: |c| yes_no(c.disable_thp),
         set: |c, v| {
             c.disable_thp = parse_bool(v)?;
+            Ok(())
+        },
+    },
+    ConfigOption {
+        name: "jemalloc-bg-thread",
+        mutable: false,
+        default: "yes",
+        help: "hand freed memory back to the kernel from a background thread, as Redis's \
+               jemalloc thread does (the allocator is mimalloc; without the thread a loop thread \
+               does it, several ms at a time after a burst of deletions)",
+        get: |c| yes_no(c.purge_thread),
+        set: |c, v| {
+            c.purge_thread = parse_bool(v)?;
             Ok(())
         },
     },

@@ -147,6 +147,13 @@ fn main() -> ExitCode {
         }
     }
 
+    // As redis-server with `jemalloc-bg-thread yes`: no loop thread stops to purge freed pages.
+    if config.purge_thread {
+        if let Err(e) = karst_mem::start_purger() {
+            tracing::warn!("cannot start the thread that purges freed memory: {e}");
+        }
+    }
+
     // Shards and databases are fixed at start; maxmemory and its policy are applied by the
     // server at start and on every CONFIG SET.
     let store = Store::builder().shards(config.shards).databases(config.databases).build();

@@ -161,6 +161,39 @@ fn configuration_doc_covers_every_option() {
     }
 }
 
+/// The names of a process's threads, from /proc (empty elsewhere than Linux).
+fn thread_names(pid: u32) -> Vec<String> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return Vec::new() };
+    tasks
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+        .map(|name| name.trim().to_string())
+        .collect()
+}
+
+#[test]
+fn freed_memory_is_purged_by_a_thread_of_its_own_unless_configured_off() {
+    let (mut on, addr) = start(&[]);
+    roundtrip(
+        &addr,
+        b"CONFIG GET jemalloc-bg-thread\r\n",
+        b"*2\r\n$18\r\njemalloc-bg-thread\r\n$3\r\nyes\r\n",
+    );
+    let (mut off, addr_off) = start(&["--jemalloc-bg-thread", "no"]);
+    roundtrip(&addr_off, b"PING\r\n", b"+PONG\r\n");
+    if cfg!(target_os = "linux") {
+        assert!(
+            thread_names(on.id()).iter().any(|n| n == "karst-purge"),
+            "{:?}",
+            thread_names(on.id())
+        );
+        assert!(!thread_names(off.id()).iter().any(|n| n == "karst-purge"));
+    }
+    for child in [&mut on, &mut off] {
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+}
+
 /// The process's "THP_enabled" line in /proc (Linux 5.0 and later), if there is one.
 fn thp_enabled(pid: u32) -> Option<String> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
