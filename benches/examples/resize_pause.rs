@@ -9,7 +9,7 @@
 //!
 //! It runs as karst-server does: on mimalloc, with transparent huge pages off, and with
 //! karst-mem's purger thread (`jemalloc-bg-thread yes`). Without them there are pauses that
-//! are not the table's. On glibc's allocator a DEL pauses 30–40 ms now and
+//! are not the table's. On glibc's allocator a DEL pauses 30–41 ms now and
 //! then: freeing a large block (a slot array) after millions of small frees makes glibc
 //! consolidate its fast bins, every freed entry at once (`GLIBC_TUNABLES=glibc.malloc.mxfast=0`
 //! makes it go away). On mimalloc with huge pages allowed, about a hundred SETs take over 1 ms
